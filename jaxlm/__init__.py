@@ -1,0 +1,1 @@
+"""jaxlm: a from-scratch transformer engine in JAX and Flax NNX."""

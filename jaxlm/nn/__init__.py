@@ -1,0 +1,1 @@
+"""Building blocks written from `nnx.Module`, `nnx.Param` and `jnp`: each file one concept."""

@@ -1,0 +1,46 @@
+"""Position-wise feed-forward network, plain or gated."""
+
+from __future__ import annotations
+
+import jax
+from flax import nnx
+
+from jaxlm.config import ModelConfig
+from jaxlm.nn.dense import Dense
+from jaxlm.nn.params import canonical_dtype
+
+ACTIVATIONS = {
+    "relu": jax.nn.relu,
+    "gelu": lambda x: jax.nn.gelu(x, approximate=False),
+    "gelu_tanh": lambda x: jax.nn.gelu(x, approximate=True),
+    "silu": jax.nn.silu,
+}
+
+
+class FeedForward(nnx.Module):
+    """Plain:  y = act(x W_i + b_i) W_o + b_o.
+    Gated:  y = (act(x W_0) ⊙ (x W_1)) W_o   (GeGLU with gelu, SwiGLU with silu; T5 v1.1).
+
+    x: [b, l, d_model] → hidden [b, l, d_ff] → y: [b, l, d_model]. Input kernels have logical
+    axes ('embed', 'mlp'), the output kernel ('mlp', 'embed').
+    """
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        dtype, param_dtype = canonical_dtype(cfg.dtype), canonical_dtype(cfg.param_dtype)
+        self.activation = ACTIVATIONS[cfg.activation]
+
+        def dense(fan_in: int, fan_out: int, axes: tuple[str, str]) -> Dense:
+            return Dense(
+                fan_in, fan_out, axes=axes, rngs=rngs, use_bias=cfg.use_bias, init_std=cfg.init_std,
+                dtype=dtype, param_dtype=param_dtype,
+            )
+
+        self.wi_0 = dense(cfg.d_model, cfg.d_ff, ("embed", "mlp"))
+        self.wi_1 = dense(cfg.d_model, cfg.d_ff, ("embed", "mlp")) if cfg.gated else None
+        self.wo = dense(cfg.d_ff, cfg.d_model, ("mlp", "embed"))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        hidden = self.activation(self.wi_0(x))
+        if self.wi_1 is not None:
+            hidden = hidden * self.wi_1(x)
+        return self.wo(hidden)

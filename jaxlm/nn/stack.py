@@ -1,0 +1,128 @@
+"""A stack of transformer blocks: unrolled, or stacked and applied with `nnx.scan`.
+
+Scanning keeps compile time flat in depth: every parameter gains a leading [layers] axis
+(logical name 'layers') and XLA compiles one block. Rematerialisation (`remat`) trades compute
+for memory by recomputing each block's activations in the backward pass.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jaxlm.config import ModelConfig
+from jaxlm.nn.attention import KVCache
+from jaxlm.nn.block import TransformerBlock
+from jaxlm.nn.norms import norm_from_config
+from jaxlm.nn.params import canonical_dtype
+from jaxlm.nn.positions import RelativePositionBias
+
+REMAT_POLICIES = {
+    "full": None,
+    "dots": jax.checkpoint_policies.checkpoint_dots,
+    "dots_no_batch": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
+}
+
+LayerCache = KVCache | list[KVCache] | None
+
+
+class LayerStack(nnx.Module):
+    """x [b, l, d_model] → num_layers × TransformerBlock → optional final norm → [b, l, d_model].
+
+    With relative positions (T5) the stack owns one bias table shared by all its layers,
+    bidirectional in an encoder and causal in a decoder.
+    """
+
+    def __init__(self, cfg: ModelConfig, num_layers: int, *, causal: bool, cross: bool, rngs: nnx.Rngs):
+        self.num_layers = num_layers
+        self.scan = cfg.scan_layers
+        self.remat = cfg.remat
+        self.num_heads = cfg.num_heads
+        self.head_dim = cfg.resolved_head_dim
+        self.cache_dtype = canonical_dtype(cfg.dtype)
+        if cfg.scan_layers:
+            @nnx.split_rngs(splits=num_layers)
+            @nnx.vmap(in_axes=(0,), out_axes=0, transform_metadata={nnx.PARTITION_NAME: "layers"})
+            def create(layer_rngs: nnx.Rngs) -> TransformerBlock:
+                return TransformerBlock(cfg, causal=causal, cross=cross, rngs=layer_rngs)
+
+            self.layers = create(rngs)
+        else:
+            self.layers = nnx.List(
+                [TransformerBlock(cfg, causal=causal, cross=cross, rngs=rngs) for _ in range(num_layers)]
+            )
+        self.relative_bias = (
+            RelativePositionBias(
+                cfg.relative_buckets, cfg.relative_max_distance, cfg.num_heads, bidirectional=not causal,
+                rngs=rngs, init_std=cfg.init_std, param_dtype=canonical_dtype(cfg.param_dtype),
+            )
+            if cfg.position == "relative" else None
+        )
+        self.final_norm = norm_from_config(cfg, rngs) if cfg.final_norm else None
+
+    def init_cache(self, batch: int, max_length: int) -> LayerCache:
+        """An empty KV cache for every layer (stacked along [layers] when scanned)."""
+        one = KVCache.zeros(batch, max_length, self.num_heads, self.head_dim, self.cache_dtype)
+        if self.scan:
+            return jax.tree.map(lambda a: jnp.broadcast_to(a, (self.num_layers, *a.shape)), one)
+        return [one for _ in range(self.num_layers)]
+
+    def _bias(self, length: int, cache: LayerCache) -> jax.Array | None:
+        if self.relative_bias is None:
+            return None
+        offset = cache_index(cache)
+        if cache is None:
+            key_length = length
+        else:
+            key_length = (cache if self.scan else cache[0]).key.shape[-3]
+        return self.relative_bias(offset + jnp.arange(length), jnp.arange(key_length))
+
+    def __call__(
+        self,
+        x: jax.Array,
+        segments: jax.Array,
+        *,
+        positions: jax.Array | None = None,
+        context: jax.Array | None = None,
+        context_segments: jax.Array | None = None,
+        cache: LayerCache = None,
+        deterministic: bool = True,
+    ) -> tuple[jax.Array, LayerCache]:
+        bias = self._bias(x.shape[1], cache)
+        shared = (segments, positions, bias, context, context_segments)
+
+        def apply_block(block: TransformerBlock, x: jax.Array, layer_cache: KVCache | None, shared: tuple):
+            segments, positions, bias, context, context_segments = shared
+            return block(
+                x, segments, positions=positions, bias=bias, context=context,
+                context_segments=context_segments, cache=layer_cache, deterministic=deterministic,
+            )
+
+        if self.remat != "none":
+            apply_block = nnx.remat(apply_block, policy=REMAT_POLICIES[self.remat])
+
+        if self.scan:
+            def body(x: jax.Array, block: TransformerBlock, layer_cache: KVCache | None, shared: tuple):
+                return apply_block(block, x, layer_cache, shared)
+
+            scan = nnx.scan(body, in_axes=(nnx.Carry, 0, 0, None), out_axes=(nnx.Carry, 0))
+            x, cache = scan(x, self.layers, cache, shared)
+        else:
+            new_cache = []
+            for i, block in enumerate(self.layers):
+                x, layer_cache = apply_block(block, x, None if cache is None else cache[i], shared)
+                new_cache.append(layer_cache)
+            cache = None if cache is None else new_cache
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return x, cache
+
+
+def cache_index(cache: LayerCache) -> jax.Array | int:
+    """The slot the next token goes to: 0 without a cache."""
+    if cache is None:
+        return 0
+    if isinstance(cache, KVCache):
+        return cache.index[0] if cache.index.ndim else cache.index
+    return cache[0].index
