@@ -33,4 +33,6 @@ class DataConfig:
         require(self.target_length >= 0, f"{prefix}.target_length", "must be >= 0")
         require(self.batch_size > 0, f"{prefix}.batch_size", "must be positive")
         require(self.source != "local" or bool(self.path), f"{prefix}.path", "source=local needs data.path")
-        require(self.source != "tfds" or bool(self.tfds_name), f"{prefix}.tfds_name", "source=tfds needs data.tfds_name")
+        require(
+            self.source != "tfds" or bool(self.tfds_name), f"{prefix}.tfds_name", "source=tfds needs data.tfds_name"
+        )

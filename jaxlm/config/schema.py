@@ -14,8 +14,10 @@ import types
 import typing
 from typing import Any, Literal
 
+from jaxlm.errors import JaxlmError
 
-class ConfigError(ValueError):
+
+class ConfigError(JaxlmError, ValueError):
     """A config problem a user can fix; its message is one line naming the key."""
 
 

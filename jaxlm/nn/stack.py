@@ -72,10 +72,7 @@ class LayerStack(nnx.Module):
         if self.relative_bias is None:
             return None
         offset = cache_index(cache)
-        if cache is None:
-            key_length = length
-        else:
-            key_length = (cache if self.scan else cache[0]).key.shape[-3]
+        key_length = length if cache is None else (cache if self.scan else cache[0]).key.shape[-3]
         return self.relative_bias(offset + jnp.arange(length), jnp.arange(key_length))
 
     def __call__(
