@@ -66,6 +66,8 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     if hint is Any:
         return value
     if hint is float:
+        if isinstance(value, str):
+            value = _parse_float(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         return float(value)
@@ -86,6 +88,14 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         return dict(value)
     raise TypeError(f"unsupported config type {hint!r} for {key}")
+
+
+def _parse_float(text: str) -> float | str:
+    """PyYAML (YAML 1.1) reads `1e-4` as a string: such text becomes a float, other text stays."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def build_section(cls: type, data: Any, prefix: str) -> Any:

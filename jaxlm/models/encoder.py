@@ -40,7 +40,8 @@ class EncoderModel(nnx.Module):
         deterministic: bool = True,
     ) -> dict[str, jax.Array]:
         segments = default_segments(inputs, segments)
-        x = self.embedder(inputs, default_positions(inputs, positions), token_types, deterministic=deterministic)
+        positions = default_positions(inputs, positions)
+        x = self.embedder(inputs, positions, token_types, deterministic=deterministic)
         hidden, _ = self.encoder(x, segments, positions=positions, deterministic=deterministic)
         outputs = {"hidden": hidden}
         if self.pooler is not None:

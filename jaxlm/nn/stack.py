@@ -7,6 +7,9 @@ for memory by recomputing each block's activations in the backward pass.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -123,3 +126,44 @@ def cache_index(cache: LayerCache) -> jax.Array | int:
     if isinstance(cache, KVCache):
         return cache.index[0] if cache.index.ndim else cache.index
     return cache[0].index
+
+
+def unstack_layers(tree: Mapping) -> dict:
+    """Scanned layout → unrolled layout of a nested dict of arrays (`nnx.State.to_pure_dict()`).
+
+    Under every 'layers' key, each array's leading [layers] axis is split off, so
+    {'layers': {'wo': {'kernel': [n, f, d]}}} becomes {'layers': {0: {'wo': {'kernel': [f, d]}}, 1: …}},
+    the tree an unrolled `LayerStack` (an `nnx.List` of blocks) has. Trees already unrolled pass
+    through. Load the result with `nnx.update(model, nnx.State(tree))`.
+    """
+    def convert(node: Any, key: Any) -> Any:
+        if not isinstance(node, Mapping):
+            return node
+        if key == "layers" and not _is_unrolled(node):
+            leaves = jax.tree.leaves(node)
+            num_layers = leaves[0].shape[0] if leaves else 0
+            return {i: jax.tree.map(lambda a, i=i: a[i], dict(node)) for i in range(num_layers)}
+        return {k: convert(v, k) for k, v in node.items()}
+
+    return convert(tree, None)
+
+
+def stack_layers(tree: Mapping) -> dict:
+    """Unrolled layout → scanned layout: the inverse of `unstack_layers`.
+
+    Under every 'layers' key holding {0: block, 1: block, …}, the blocks' arrays are stacked
+    along a new leading [layers] axis, giving the tree a scanned `LayerStack` has.
+    """
+    def convert(node: Any, key: Any) -> Any:
+        if not isinstance(node, Mapping):
+            return node
+        if key == "layers" and _is_unrolled(node) and node:
+            blocks = [dict(node[i]) for i in range(len(node))]
+            return jax.tree.map(lambda *arrays: jnp.stack(arrays), *blocks)
+        return {k: convert(v, k) for k, v in node.items()}
+
+    return convert(tree, None)
+
+
+def _is_unrolled(layers: Mapping) -> bool:
+    return all(isinstance(k, int) for k in layers)
