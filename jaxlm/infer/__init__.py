@@ -1,0 +1,1 @@
+"""Inference: KV-cache decoding, sampling, beam search, fill-mask."""
