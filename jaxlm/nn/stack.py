@@ -20,6 +20,9 @@ from jaxlm.nn.block import TransformerBlock
 from jaxlm.nn.norms import norm_from_config
 from jaxlm.nn.params import canonical_dtype
 from jaxlm.nn.positions import RelativePositionBias
+from jaxlm.parallel.constraints import constrain
+
+ACTIVATION_AXES = ("batch", "length", "embed")
 
 REMAT_POLICIES = {
     "full": None,
@@ -94,10 +97,11 @@ class LayerStack(nnx.Module):
 
         def apply_block(block: TransformerBlock, x: jax.Array, layer_cache: KVCache | None, shared: tuple):
             segments, positions, bias, context, context_segments = shared
-            return block(
-                x, segments, positions=positions, bias=bias, context=context,
+            x, layer_cache = block(
+                constrain(x, ACTIVATION_AXES), segments, positions=positions, bias=bias, context=context,
                 context_segments=context_segments, cache=layer_cache, deterministic=deterministic,
             )
+            return constrain(x, ACTIVATION_AXES), layer_cache
 
         if self.remat != "none":
             apply_block = nnx.remat(apply_block, policy=REMAT_POLICIES[self.remat])

@@ -1,0 +1,67 @@
+"""Multi-process start-up: `jax.distributed.initialize` from flags or the environment.
+
+Every process of a run calls `initialize_distributed` before touching any device. Values come
+from the arguments (CLI flags) or else from the environment:
+
+    JAX_COORDINATOR_ADDRESS  host:port of process 0 ("auto": let JAX detect the cluster —
+                             TPU pod slices, SLURM, Open MPI, Kubernetes)
+    JAX_NUM_PROCESSES        number of processes
+    JAX_PROCESS_ID           this process's index, 0 .. JAX_NUM_PROCESSES-1
+
+With none of them set the run is single-process and nothing happens. CPU processes exchange
+collectives through gloo (the CPU client has no other cross-process transport).
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+from jaxlm.errors import JaxlmError
+
+ENV_COORDINATOR = "JAX_COORDINATOR_ADDRESS"
+ENV_NUM_PROCESSES = "JAX_NUM_PROCESSES"
+ENV_PROCESS_ID = "JAX_PROCESS_ID"
+
+
+def _env_int(name: str) -> int | None:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise JaxlmError(f"{name}={raw!r} is not an integer; set it to a whole number") from None
+
+
+def initialize_distributed(
+    coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None
+) -> bool:
+    """Join the multi-process run described by the arguments or environment; True if one was joined.
+
+    Raises JaxlmError when only some of coordinator / process count / process id are given.
+    """
+    coordinator = coordinator or os.environ.get(ENV_COORDINATOR) or None
+    num_processes = num_processes if num_processes is not None else _env_int(ENV_NUM_PROCESSES)
+    process_id = process_id if process_id is not None else _env_int(ENV_PROCESS_ID)
+    if jax.distributed.is_initialized():
+        return True
+    if coordinator == "auto":
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize()
+        return True
+    given = {"coordinator": coordinator, "num_processes": num_processes, "process_id": process_id}
+    if all(value is None for value in given.values()):
+        return False
+    missing = [name for name, value in given.items() if value is None]
+    if missing:
+        raise JaxlmError(
+            f"multi-process run needs {', '.join(missing)} too; pass them as flags or set "
+            f"{ENV_COORDINATOR}, {ENV_NUM_PROCESSES}, {ENV_PROCESS_ID}"
+        )
+    if not 0 <= process_id < num_processes:
+        raise JaxlmError(f"process_id={process_id} is outside 0..{num_processes - 1}; fix {ENV_PROCESS_ID}")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
+    return True

@@ -1,0 +1,81 @@
+"""The device mesh: axes ('data', 'fsdp', 'tensor') sized from the parallel config.
+
+Axis types are Auto (GSPMD). Current `jax.make_mesh` defaults to Explicit axes, where every
+operation must be told how its output is sharded and a matmul whose contracting dimension is
+sharded (FSDP's embed axis, Megatron's row-parallel projections) is an error unless the call
+site spells out the result sharding. Our modules never name mesh axes, so with Auto axes the
+parameters' shardings (from the rule table) and a few activation constraints at block
+boundaries are enough: XLA's propagation inserts the all-gathers, reduce-scatters and
+all-reduces. One model source then runs under every strategy unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jax
+import numpy as np
+from jax.sharding import AxisType, Mesh
+
+from jaxlm.config import Config, ConfigError, ParallelConfig
+from jaxlm.config.parallel import MESH_AXES
+
+
+def mesh_shape(parallel_cfg: ParallelConfig, num_devices: int) -> tuple[int, int, int]:
+    """(data, fsdp, tensor) sizes for `num_devices`, filling the -1 axis; ConfigError if impossible."""
+    sizes = parallel_cfg.axis_sizes()
+    product = "*".join(MESH_AXES)
+    known = math.prod(s for s in sizes.values() if s != -1)
+    fill = [name for name, size in sizes.items() if size == -1]
+    if fill:
+        if num_devices % known:
+            raise ConfigError(
+                f"parallel: {product} leaves {num_devices}/{known} devices for {fill[0]}, not a whole number; "
+                f"set the other axes to divide {num_devices}"
+            )
+        sizes[fill[0]] = num_devices // known
+    elif known != num_devices:
+        raise ConfigError(
+            f"parallel: {product} = {known} but {num_devices} devices; "
+            f"set parallel.{parallel_cfg.fill_axis}=-1 to fill"
+        )
+    return tuple(sizes[name] for name in MESH_AXES)
+
+
+def make_mesh(parallel_cfg: ParallelConfig, devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A Mesh over `devices` (default: all devices of all processes) with Auto axis types."""
+    devices = list(jax.devices() if devices is None else devices)
+    shape = mesh_shape(parallel_cfg, len(devices))
+    axis_types = (AxisType.Auto,) * len(MESH_AXES)
+    if len(devices) == jax.device_count():
+        return jax.make_mesh(shape, MESH_AXES, axis_types=axis_types, devices=devices)
+    return Mesh(np.asarray(devices).reshape(shape), MESH_AXES, axis_types=axis_types)
+
+
+def mesh_sizes(mesh: Mesh) -> dict[str, int]:
+    """{axis name: size} of a mesh."""
+    return dict(zip(mesh.axis_names, mesh.devices.shape, strict=True))
+
+
+def check_divisibility(cfg: Config, mesh: Mesh) -> None:
+    """ConfigError unless the batch splits over data×fsdp and heads and d_ff over tensor.
+
+    Run once per training run after `make_mesh`; parameters themselves never fail (an axis
+    that does not divide a dimension is dropped), so this is where a bad layout is caught.
+    """
+    sizes = mesh_sizes(mesh)
+    rows = sizes["data"] * sizes["fsdp"]
+    if cfg.data.batch_size % rows:
+        raise ConfigError(
+            f"data.batch_size={cfg.data.batch_size} is not divisible by parallel data*fsdp = {rows}; "
+            f"set data.batch_size to a multiple of {rows}"
+        )
+    tensor = sizes["tensor"]
+    for key in ("num_heads", "d_ff"):
+        value = getattr(cfg.model, key)
+        if value % tensor:
+            raise ConfigError(
+                f"model.{key}={value} is not divisible by parallel.tensor={tensor}; "
+                f"set parallel.tensor to a divisor of {value}"
+            )
