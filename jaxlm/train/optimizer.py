@@ -1,0 +1,75 @@
+"""AdamW with a weight-decay mask, warmup + decay schedule and global-norm clipping (Optax).
+
+    tx = make_optimizer(cfg.train)
+    opt_state = tx.init(params)            # params: the nnx.State of the model's Params
+
+Gradient accumulation is not an Optax wrapper here: the train step scans over microbatches and
+averages their gradients before one `tx.update` (see `jaxlm.train.step`), so a step is always one
+optimizer update and one loader batch.
+"""
+
+from __future__ import annotations
+
+import jax
+import optax
+from flax import nnx
+
+from jaxlm.config import TrainConfig
+
+
+def learning_rate_schedule(cfg: TrainConfig) -> optax.Schedule:
+    """Linear warmup from 0 to `learning_rate` over `warmup_steps`, then linear or cosine decay to
+    `learning_rate * end_lr_ratio` at `steps` (or a constant rate)."""
+    peak, end = cfg.learning_rate, cfg.learning_rate * cfg.end_lr_ratio
+    decay_steps = max(cfg.steps - cfg.warmup_steps, 1)
+    if cfg.schedule == "cosine":
+        decay = optax.cosine_decay_schedule(peak, decay_steps, alpha=cfg.end_lr_ratio)
+    elif cfg.schedule == "linear":
+        decay = optax.linear_schedule(peak, end, decay_steps)
+    else:
+        decay = optax.constant_schedule(peak)
+    if cfg.warmup_steps == 0:
+        return decay
+    warmup = optax.linear_schedule(0.0, peak, cfg.warmup_steps)
+    return optax.join_schedules([warmup, decay], [cfg.warmup_steps])
+
+
+def _path_names(path: tuple) -> list[str]:
+    return [str(getattr(key, "key", getattr(key, "name", key))) for key in path]
+
+
+def decays(path: tuple, param: nnx.Variable) -> bool:
+    """Whether weight decay applies to a parameter, judged by its path and logical axes.
+
+    Decayed: matrices (kernels, embedding tables, relative-bias tables). Not decayed: anything
+    inside a norm module (scales and offsets), any parameter named `bias` or `*_bias` (dense
+    biases, BERT's MLM output bias), and any vector. The rank ignores a leading stacked 'layers'
+    axis (scanned layers), so a scanned norm scale [layers, d] still counts as a vector.
+    """
+    names = _path_names(path)
+    if any("norm" in name for name in names[:-1]):
+        return False
+    leaf = names[-1]
+    if leaf == "bias" or leaf.endswith("_bias"):
+        return False
+    axes = param.get_metadata().get("out_sharding") or ()
+    rank = sum(axis != "layers" for axis in axes) if axes else param.ndim
+    return rank >= 2
+
+
+def weight_decay_mask(params: nnx.State) -> nnx.State:
+    """A tree shaped like `params` with True where weight decay applies (see `decays`)."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, p: p.replace(decays(path, p)), params, is_leaf=lambda x: isinstance(x, nnx.Variable)
+    )
+
+
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """clip_by_global_norm(clip_norm) → AdamW(schedule, b1, b2, eps, weight_decay masked)."""
+    adamw = optax.adamw(
+        learning_rate_schedule(cfg), b1=cfg.b1, b2=cfg.b2, eps=cfg.eps,
+        weight_decay=cfg.weight_decay, mask=weight_decay_mask,
+    )
+    if cfg.clip_norm > 0:
+        return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), adamw)
+    return adamw
