@@ -84,7 +84,7 @@ class Checkpointer:
                         config=ocp.args.JsonRestore(),
                     ),
                 )
-            except Exception as error:  # noqa: BLE001 - any unreadable checkpoint is skipped
+            except Exception as error:  # any unreadable checkpoint is skipped
                 if step is not None:
                     raise JaxlmError(f"checkpoint {self.directory / str(step)} cannot be read: {error}") from None
                 message = (f"checkpoint step {candidate} in {self.directory} is unreadable "
@@ -100,7 +100,7 @@ class Checkpointer:
             try:
                 restored = self.manager.restore(candidate, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
                 return dict(restored["config"])
-            except Exception:  # noqa: BLE001 - fall back to an older one
+            except Exception:  # fall back to an older one
                 continue
         return None
 

@@ -38,7 +38,7 @@ def test_skip_policy_leaves_params_untouched_on_nan_loss():
         loss = loss * jnp.nan
         return loss, {"loss": loss}
 
-    graphdef, params, _ = split_model(build_model(cfg.model, seed=0))
+    _, params, _ = split_model(build_model(cfg.model, seed=0))
     before = jax.tree.map(np.asarray, params)
     state, metrics = _run(cfg, random_lm_batch(4, 8, 64), 1, nan_loss, skip=True)
     assert float(metrics["finite"]) == 0.0
