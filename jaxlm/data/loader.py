@@ -1,0 +1,161 @@
+"""The loader: deterministic, resumable, per-process batches with a background prefetch thread.
+
+Order of work for one process p of P (records R, window size W = WINDOW_RECORDS):
+- epoch e: `order_e` = a permutation of range(len(R)) drawn from (seed, e) for 'train', the
+  identity for 'validation'; process p owns `order_e[p::P]` (slices of the processes are disjoint
+  and together cover R), and reads only those records.
+- its records are cut into windows of W; window w is turned into examples by the objective's
+  builder with a generator seeded by (seed, e, w, p, P), so every example is a pure function of
+  (seed, e, w, p, P) and the records.
+- examples stream into batches of `batch_size // P` rows (a batch may span windows and, for
+  'train', epochs; 'train' repeats forever, 'validation' is one pass without the last partial batch).
+
+State after each batch: {'epoch', 'window', 'offset', 'batches', 'process_index', 'process_count'}
+(JSON). Restoring regenerates one window and skips `offset` examples. A state saved by another
+process (or for another process count) cannot carry this process's position, so it is replayed
+from the start by skipping `batches` batches: exact, but slower.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from jaxlm.errors import JaxlmError
+
+WINDOW_RECORDS = 64
+_END = object()
+
+
+class Loader:
+    """Iterator of numpy batch dicts; `.state()` / `.restore(state)` for exact resumption."""
+
+    def __init__(
+        self, records: Sequence, build: Callable, *, batch_size: int, seed: int, split: str,
+        process_index: int = 0, process_count: int = 1, prefetch: int = 2, state: dict | None = None,
+    ):
+        if not 0 <= process_index < process_count:
+            raise JaxlmError(f"process_index {process_index} is not in [0, {process_count})")
+        if len(records) < process_count:
+            raise JaxlmError(f"data: {len(records)} {split} records cannot be shared by {process_count} processes")
+        self.records, self.build, self.batch_size, self.seed = records, build, batch_size, seed
+        self.split, self.process_index, self.process_count, self.prefetch = (
+            split, process_index, process_count, prefetch
+        )
+        self._thread: threading.Thread | None = None
+        self.restore(state or self.initial_state())
+
+    def initial_state(self) -> dict:
+        return {"epoch": 0, "window": 0, "offset": 0, "batches": 0,
+                "process_index": self.process_index, "process_count": self.process_count}
+
+    def state(self) -> dict:
+        """Position after the last batch returned by `next` (JSON-serialisable)."""
+        return dict(self._state)
+
+    def restore(self, state: dict) -> None:
+        """Continue from `state` (from `.state()` of a loader with the same config)."""
+        missing = {"epoch", "window", "offset", "batches"} - set(state)
+        if missing:
+            raise JaxlmError(f"loader state lacks {', '.join(sorted(missing))}; pass a dict from Loader.state()")
+        self.close()
+        own = state.get("process_index") == self.process_index and state.get("process_count") == self.process_count
+        start = {**state, "process_index": self.process_index, "process_count": self.process_count}
+        self._state = start
+        self._queue: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        self._stop = threading.Event()
+        stream = self._batches(start) if own else self._replay(int(state["batches"]))
+        self._thread = threading.Thread(target=self._produce, args=(stream, self._queue, self._stop), daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the prefetch thread."""
+        if self._thread is not None:
+            self._stop.set()
+            while self._thread.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get(timeout=0.05)
+            self._thread = None
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        return self
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        item = self._queue.get()
+        if item is _END:
+            self._queue.put(_END)
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._queue.put(item)
+            raise item
+        batch, self._state = item
+        return batch
+
+    def __del__(self):
+        self.close()
+
+    @staticmethod
+    def _produce(stream: Iterator, out: queue.Queue, stop: threading.Event) -> None:
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    pass
+            return False
+
+        try:
+            for item in stream:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as error:  # handed to the consumer thread, raised there
+            put(error)
+
+    def process_order(self, epoch: int) -> np.ndarray:
+        """Indices of the records this process reads in `epoch`, in reading order."""
+        n = len(self.records)
+        order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.split == "train" else np.arange(n)
+        return order[self.process_index :: self.process_count]
+
+    def _examples(self, start: dict) -> Iterator[tuple[dict, dict]]:
+        """(example, position after it) from `start`, forever for 'train', one epoch for 'validation'."""
+        epoch, window, offset = start["epoch"], start["window"], start["offset"]
+        while True:
+            order = self.process_order(epoch)
+            produced = False
+            for w in range(window, -(-len(order) // WINDOW_RECORDS)):
+                ids = order[w * WINDOW_RECORDS : (w + 1) * WINDOW_RECORDS]
+                rng = np.random.default_rng([self.seed, epoch, w, self.process_index, self.process_count])
+                examples = self.build([self.records[int(i)] for i in ids], rng)
+                produced = produced or bool(examples)
+                for k in range(offset, len(examples)):
+                    yield examples[k], {"epoch": epoch, "window": w, "offset": k + 1}
+                offset = 0
+            if self.split != "train":
+                return
+            if not produced and window == 0:
+                raise JaxlmError("data: an epoch of the train split produced no examples; the documents are empty")
+            epoch, window = epoch + 1, 0
+
+    def _batches(self, start: dict) -> Iterator[tuple[dict, dict]]:
+        rows, batches = [], int(start["batches"])
+        for example, position in self._examples(start):
+            rows.append(example)
+            if len(rows) == self.batch_size:
+                batches += 1
+                batch = {key: np.stack([row[key] for row in rows]) for key in rows[0]}
+                yield batch, {**position, "batches": batches, "process_index": self.process_index,
+                              "process_count": self.process_count}
+                rows = []
+
+    def _replay(self, batches: int) -> Iterator[tuple[dict, dict]]:
+        stream = self._batches(self.initial_state())
+        for _ in range(batches):
+            next(stream)
+        yield from stream

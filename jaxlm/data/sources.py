@@ -1,0 +1,151 @@
+"""Record sources by split: random-access sequences of documents, labelled texts or text pairs.
+
+    records = open_records(cfg.data, "train")   # len(records), records[i]
+
+| objective | record |
+|---|---|
+| mlm_nsp, causal_lm, span_corruption | `str` (one document) |
+| classification | `(label: int, text: str)` |
+| seq2seq | `(source: str, target: str)` |
+
+Sources: 'embedded' (in memory, see `embedded.py`), 'local' (a text file or folder through our
+TFDS builder, falling back to in-memory reading when tensorflow_datasets is absent; for
+classification a `label<TAB>text` file, for seq2seq a `source<TAB>target` file, read in memory),
+'tfds' (a registered dataset by name through `tfds.data_source`; imported lazily).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jaxlm.config import DataConfig
+from jaxlm.data.embedded import embedded_documents
+from jaxlm.data.text import file_documents, is_validation, text_files
+from jaxlm.errors import JaxlmError
+
+SPLITS = ("train", "validation")
+
+
+def cache_dir() -> pathlib.Path:
+    """Where prepared data and tokenizers live: $JAXLM_CACHE, default ~/.cache/jaxlm."""
+    return pathlib.Path(os.environ.get("JAXLM_CACHE", "~/.cache/jaxlm")).expanduser()
+
+
+class MappedRecords(Sequence):
+    """A lazy `convert(base[i])` view over a random-access source."""
+
+    def __init__(self, base: Sequence, convert: Callable[[Any], Any]):
+        self.base, self.convert = base, convert
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index):
+        return self.convert(self.base[index])
+
+
+def _split_in_memory(items: list, split: str, fraction: float) -> list:
+    return [item for i, item in enumerate(items) if (split == "validation") == is_validation(i, fraction)]
+
+
+def _decode(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _read_tsv(cfg: DataConfig, split: str, parse: Callable[[str, str], Any]) -> list:
+    rows = []
+    for file in text_files(cfg.path):
+        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            first, tab, second = line.partition("\t")
+            if not tab:
+                raise JaxlmError(f"data.path: {file}:{number} has no TAB; expected two tab-separated fields")
+            rows.append(parse(first.strip(), second.strip()))
+    return _split_in_memory(rows, split, cfg.validation_fraction)
+
+
+def _parse_label(label: str, text: str) -> tuple[int, str]:
+    try:
+        return int(label), text
+    except ValueError:
+        raise JaxlmError(f"data.path: label '{label}' is not an integer; lines are label<TAB>text") from None
+
+
+def _local_documents(cfg: DataConfig, split: str) -> Sequence[str]:
+    files = text_files(cfg.path)
+    one_per_file = len(files) > 1
+    try:
+        from jaxlm.data.local_text import prepare_local_text
+
+        sources = prepare_local_text(files, one_per_file, cfg.validation_fraction, cache_dir())
+    except ImportError:
+        return _split_in_memory(list(file_documents(files, one_per_file)), split, cfg.validation_fraction)
+    return MappedRecords(sources[split], lambda record: _decode(record["text"]))
+
+
+def _tfds_split(builder: Any, split: str) -> str:
+    if split in builder.info.splits:
+        return split
+    if split == "validation" and "test" in builder.info.splits:
+        return "test"
+    raise JaxlmError(f"data.tfds_name: {builder.name} has no '{split}' split (it has {', '.join(builder.info.splits)})")
+
+
+def _pick_key(cfg_key: str, features: Any, candidates: tuple[str, ...], what: str, name: str) -> str:
+    if cfg_key:
+        if cfg_key not in features:
+            raise JaxlmError(f"data.{what}: '{cfg_key}' is not a feature of {name} ({', '.join(features)})")
+        return cfg_key
+    for key in candidates:
+        if key in features:
+            return key
+    raise JaxlmError(f"data.{what}: cannot guess the feature of {name}; set it to one of {', '.join(features)}")
+
+
+def _tfds_records(cfg: DataConfig, split: str) -> Sequence:
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise JaxlmError("data.source: tfds needs tensorflow-datasets; pip install tensorflow-datasets") from None
+    try:
+        builder = tfds.builder(cfg.tfds_name)
+    except Exception as error:  # TFDS raises several types for an unknown or unreachable dataset
+        raise JaxlmError(f"data.tfds_name: cannot open '{cfg.tfds_name}': {str(error).splitlines()[0]}") from None
+    features, name = builder.info.features, cfg.tfds_name
+    source = tfds.data_source(cfg.tfds_name, split=_tfds_split(builder, split), download=True)
+    if cfg.objective == "classification":
+        text = _pick_key(cfg.text_key, features, ("sentence", "text"), "text_key", name)
+        label = _pick_key(cfg.label_key, features, ("label",), "label_key", name)
+        return MappedRecords(source, lambda r: (int(r[label]), _decode(r[text])))
+    if cfg.objective == "seq2seq":
+        keys = builder.info.supervised_keys or ("", "")
+        src = _pick_key(cfg.source_key or keys[0], features, (), "source_key", name)
+        tgt = _pick_key(cfg.target_key or keys[1], features, (), "target_key", name)
+        return MappedRecords(source, lambda r: (_decode(r[src]), _decode(r[tgt])))
+    text = _pick_key(cfg.text_key, features, ("text", "sentence", "content", "article"), "text_key", name)
+    return MappedRecords(source, lambda r: _decode(r[text]))
+
+
+def open_records(cfg: DataConfig, split: str) -> Sequence:
+    """The records of `split` ('train' or 'validation') for `cfg.source` and `cfg.objective`."""
+    if split not in SPLITS:
+        raise JaxlmError(f"split '{split}' is not one of {', '.join(SPLITS)}")
+    if cfg.source == "embedded":
+        records = _split_in_memory(list(embedded_documents()), split, cfg.validation_fraction)
+    elif cfg.source == "tfds":
+        records = _tfds_records(cfg, split)
+    elif cfg.objective == "classification":
+        records = _read_tsv(cfg, split, _parse_label)
+    elif cfg.objective == "seq2seq":
+        records = _read_tsv(cfg, split, lambda source, target: (source, target))
+    else:
+        records = _local_documents(cfg, split)
+    if len(records) == 0:
+        where = cfg.path or cfg.tfds_name or "the embedded corpus"
+        key = "data.validation_fraction" if split == "validation" else "data.path"
+        raise JaxlmError(f"{key}: the {split} split of {where} is empty; give more text or raise the fraction")
+    return records

@@ -1,0 +1,53 @@
+"""Sequence-to-sequence examples (translation pairs, and the layout span corruption shares).
+
+A pair (source ids, target ids) becomes, with L_s = seq_length and L_t = target_length:
+    inputs = source[:L_s-1] + [EOS]            padded to L_s; segments 1 / 0; positions 0…
+    targets = target[:L_t-1] + [EOS]           padded to L_t
+    decoder_inputs = [PAD] + targets[:-1]      (T5: the decoder starts from the pad id 0)
+    weights = 1.0 on real target tokens
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from jaxlm.data.tokenizer import PAD
+
+
+def _padded(values: np.ndarray, length: int) -> np.ndarray:
+    out = np.zeros(length, np.int32)
+    out[: len(values)] = values
+    return out
+
+
+def encoder_decoder_example(inputs: np.ndarray, targets: np.ndarray, inputs_length: int, targets_length: int) -> dict:
+    """Pad an (inputs, targets) pair into the encoder-decoder batch row."""
+    n, m = len(inputs), len(targets)
+    decoder_inputs = np.concatenate([[PAD], targets[:-1]])
+    return {
+        "inputs": _padded(inputs, inputs_length),
+        "segments": _padded(np.ones(n), inputs_length),
+        "positions": _padded(np.arange(n), inputs_length),
+        "decoder_inputs": _padded(decoder_inputs, targets_length),
+        "targets": _padded(targets, targets_length),
+        "decoder_segments": _padded(np.ones(m), targets_length),
+        "decoder_positions": _padded(np.arange(m), targets_length),
+        "weights": _padded(np.ones(m), targets_length).astype(np.float32),
+    }
+
+
+def seq2seq_examples(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]], inputs_length: int, targets_length: int, eos: int,
+    rng: np.random.Generator,
+) -> list[dict]:
+    """Truncated, EOS-terminated, padded rows of token-id pairs, in random order."""
+    examples = [
+        encoder_decoder_example(
+            np.append(source[: inputs_length - 1], eos), np.append(target[: targets_length - 1], eos),
+            inputs_length, targets_length,
+        )
+        for source, target in pairs
+    ]
+    return [examples[i] for i in rng.permutation(len(examples))]
