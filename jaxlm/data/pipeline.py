@@ -12,7 +12,7 @@ free of the layer above it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from jaxlm.config import Config, DataConfig
 from jaxlm.data.embedded import corpus_fingerprint
@@ -48,16 +48,17 @@ def training_texts(cfg: DataConfig) -> Iterator[str]:
             yield from sentences(record)
 
 
-def load_tokenizer(cfg: Config) -> Tokenizer:
-    """`data.tokenizer_path` if set, else the cached sentencepiece model trained on the train split."""
+def load_tokenizer(cfg: Config, *, progress: Callable[[Iterable[str]], Iterable[str]] | None = None) -> Tokenizer:
+    """`data.tokenizer_path` if set, else the cached sentencepiece model trained on the train split
+    (`progress` wraps the training sentences, e.g. in tqdm, when it has to train)."""
     vocab_size = cfg.model.vocab_size
     if cfg.model.pad_id != 0:
         raise JaxlmError(f"model.pad_id: the tokenizer's [PAD] is id 0, not {cfg.model.pad_id}; set model.pad_id=0")
     if cfg.data.tokenizer_path:
         return Tokenizer.load(cfg.data.tokenizer_path, vocab_size)
-    return cached_tokenizer(
-        cache_dir(), source_fingerprint(cfg.data), vocab_size, cfg.data.tokenizer, training_texts(cfg.data)
-    )
+    texts = training_texts(cfg.data)
+    texts = progress(texts) if progress else texts
+    return cached_tokenizer(cache_dir(), source_fingerprint(cfg.data), vocab_size, cfg.data.tokenizer, texts)
 
 
 def make_loader(
