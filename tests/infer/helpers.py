@@ -1,0 +1,98 @@
+"""Tiny models and slow-but-obvious references for the inference tests: generation that reruns
+the full forward pass every step, and sequence log-probabilities from one teacher-forced pass."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from jaxlm.config import ModelConfig
+from jaxlm.models import build_model
+
+VOCAB = 16
+
+# variant → (family, position, scanned layers)
+VARIANTS = {
+    "decoder": ("decoder", "learned", False),
+    "decoder_scanned": ("decoder", "rotary", True),
+    "enc_dec": ("encoder_decoder", "relative", False),
+    "enc_dec_scanned": ("encoder_decoder", "relative", True),
+}
+
+# Right-padded prompts of different lengths (0 = pad).
+PROMPTS = np.array([[3, 7, 1, 12, 5], [9, 4, 0, 0, 0], [14, 2, 8, 0, 0]], np.int32)
+LENGTHS = np.array([5, 2, 3], np.int32)
+
+
+@functools.cache
+def tiny_model(variant: str, vocab_size: int = VOCAB, seed: int = 0):
+    """A 2-layer model, d_model 16, no dropout; init_std 0.3 so the next-token distributions are
+    neither flat nor one-hot (distinct greedy choices, rare near-ties)."""
+    family, position, scan = VARIANTS[variant]
+    cfg = ModelConfig(
+        family=family, vocab_size=vocab_size, d_model=16, num_heads=2, d_ff=32, num_layers=2, max_length=32,
+        position=position, scan_layers=scan, dropout_rate=0.0, init_std=0.3,
+    )
+    return build_model(cfg, seed=seed)
+
+
+def is_seq2seq(model) -> bool:
+    return model.config.family == "encoder_decoder"
+
+
+_FORWARDS: dict[int, object] = {}
+
+
+def _forward(model):
+    """The model's plain forward pass, jitted once per model (inputs → logits)."""
+    if id(model) not in _FORWARDS:
+        graphdef, state = nnx.split(model)
+
+        @jax.jit
+        def forward(state, *inputs):
+            return nnx.merge(graphdef, state)(*inputs)["logits"]
+
+        _FORWARDS[id(model)] = functools.partial(forward, state)
+    return _FORWARDS[id(model)]
+
+
+def full_logits(model, prompt: np.ndarray, continuation: np.ndarray, width: int = 16) -> np.ndarray:
+    """Logits [n, V] predicting each continuation token, from one uncached forward pass over one
+    unpadded prompt [l] and continuation [n] (decoder inputs start with the pad id for seq2seq).
+
+    The causal part is padded at the end to a fixed `width` (later tokens cannot change earlier
+    logits), so every continuation length reuses one compilation."""
+    prompt, continuation = np.asarray(prompt, np.int32), np.asarray(continuation, np.int32)
+    n = len(continuation)
+    if is_seq2seq(model):
+        decoder_inputs = np.concatenate([[model.config.pad_id], continuation[:-1]])
+        padded = np.zeros(width, np.int32)
+        padded[:n] = decoder_inputs
+        return np.asarray(_forward(model)(prompt[None], padded[None])[0, :n])
+    sequence = np.concatenate([prompt, continuation[:-1]])
+    padded = np.zeros(width, np.int32)
+    padded[: len(sequence)] = sequence
+    return np.asarray(_forward(model)(padded[None])[0, len(prompt) - 1:][:n])
+
+
+def naive_greedy(model, prompt: np.ndarray, max_new_tokens: int) -> np.ndarray:
+    """Greedy continuation of one unpadded prompt [l], rerunning the whole forward pass for
+    every new token (no cache)."""
+    tokens: list[int] = []
+    for _ in range(max_new_tokens):
+        logits = full_logits(model, prompt, np.array([*tokens, 0], np.int32))
+        tokens.append(int(np.argmax(logits[-1])))
+    return np.array(tokens, np.int32)
+
+
+def sequence_log_prob(model, prompt: np.ndarray, continuation: np.ndarray, eos_id: int | None) -> float:
+    """log p(continuation | prompt), summed up to and including the first EOS."""
+    continuation = np.asarray(continuation)
+    if eos_id is not None and (continuation == eos_id).any():
+        continuation = continuation[: int(np.argmax(continuation == eos_id)) + 1]
+    logp = jax.nn.log_softmax(jnp.asarray(full_logits(model, prompt, continuation)))
+    return float(jnp.take_along_axis(logp, jnp.asarray(continuation)[:, None], axis=1).sum())
