@@ -107,7 +107,7 @@ def _window_metrics(cfg: Config, rows: list[dict], seconds: float, step_flops: f
     peak = flops.peak_flops(jax.devices()[0])
     means.update(
         step_time_s=step_time, tokens_per_s=tokens / step_time, tflops_per_device=per_device / 1e12,
-        learning_rate=float(learning_rate_schedule(cfg.train)(rows[-1]["_step"])),
+        learning_rate=float(learning_rate_schedule(cfg.train)(rows[-1]["_step"] - 1)),
     )
     if peak:
         means["mfu"] = per_device / peak
