@@ -1,0 +1,103 @@
+import json
+
+import numpy as np
+import pytest
+
+from jaxlm.data import make_loader
+from jaxlm.data.loader import Loader
+from jaxlm.errors import JaxlmError
+from tests.data.conftest import make_config
+
+KEYS = {
+    "mlm_nsp": {"inputs", "token_types", "segments", "mlm_positions", "mlm_targets", "mlm_weights", "nsp_labels"},
+    "causal_lm": {"inputs", "targets", "segments", "positions", "weights"},
+    "span_corruption": {"inputs", "segments", "positions", "decoder_inputs", "targets", "decoder_segments",
+                        "decoder_positions", "weights"},
+}
+
+
+def _take(loader, n):
+    return [next(loader) for _ in range(n)]
+
+
+def _equal(a, b):
+    return len(a) == len(b) and all(x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
+                                    for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("objective", sorted(KEYS))
+def test_batches_hold_exactly_the_contract_keys(objective, tokenizer):
+    loader = make_loader(make_config(objective), process_index=0, process_count=1, tokenizer=tokenizer)
+    batch = next(loader)
+    loader.close()
+    assert set(batch) == KEYS[objective]
+    assert all(v.shape[0] == 4 for v in batch.values())
+    assert all(v.dtype == (np.float32 if k.endswith("weights") else np.int32) for k, v in batch.items())
+
+
+def test_same_seed_same_batches_and_another_seed_differs(tokenizer):
+    cfg = make_config()
+    first = _take(make_loader(cfg, process_index=0, process_count=1, tokenizer=tokenizer), 3)
+    again = _take(make_loader(cfg, process_index=0, process_count=1, tokenizer=tokenizer), 3)
+    other = _take(make_loader(make_config(seed=1), process_index=0, process_count=1, tokenizer=tokenizer), 3)
+    assert _equal(first, again) and not _equal(first, other)
+
+
+def test_resume_from_state_equals_uninterrupted_run_across_epochs(text_folder, tokenizer):
+    cfg = make_config(source="local", path=str(text_folder), seq_length=32)
+    straight = make_loader(cfg, process_index=0, process_count=1, tokenizer=tokenizer)
+    expected = _take(straight, 40)
+    assert straight.state()["epoch"] >= 1, "the run crosses an epoch boundary"
+    interrupted = make_loader(cfg, process_index=0, process_count=1, tokenizer=tokenizer)
+    _take(interrupted, 13)
+    state = json.loads(json.dumps(interrupted.state()))
+    interrupted.close()
+    resumed = make_loader(cfg, process_index=0, process_count=1, tokenizer=tokenizer, state=state)
+    assert _equal(_take(resumed, 27), expected[13:])
+    resumed.restore(state)
+    assert _equal(_take(resumed, 5), expected[13:18])
+
+
+def test_state_of_another_process_is_replayed_exactly(tokenizer):
+    cfg = make_config(batch_size=8)
+    own = make_loader(cfg, process_index=1, process_count=2, tokenizer=tokenizer)
+    expected = _take(own, 6)
+    leader = make_loader(cfg, process_index=0, process_count=2, tokenizer=tokenizer)
+    _take(leader, 4)
+    resumed = make_loader(cfg, process_index=1, process_count=2, tokenizer=tokenizer, state=leader.state())
+    assert _equal(_take(resumed, 2), expected[4:])
+
+
+def test_two_processes_read_disjoint_slices_that_cover_the_data(tokenizer):
+    cfg = make_config(batch_size=8)
+    loaders = [make_loader(cfg, process_index=p, process_count=2, tokenizer=tokenizer) for p in range(2)]
+    for epoch in range(2):
+        slices = [set(loader.process_order(epoch).tolist()) for loader in loaders]
+        assert slices[0].isdisjoint(slices[1])
+        assert slices[0] | slices[1] == set(range(len(loaders[0].records)))
+    batches = [next(loader) for loader in loaders]
+    assert all(b["inputs"].shape == (4, 32) for b in batches)
+    assert not np.array_equal(batches[0]["inputs"], batches[1]["inputs"])
+
+
+def test_validation_is_one_finite_pass_and_train_is_infinite(text_folder, tokenizer):
+    cfg = make_config(source="local", path=str(text_folder), seq_length=16, validation_fraction=0.25)
+    validation = list(make_loader(cfg, "validation", process_index=0, process_count=1, tokenizer=tokenizer))
+    again = list(make_loader(cfg, "validation", process_index=0, process_count=1, tokenizer=tokenizer))
+    assert 0 < len(validation) < 40 and _equal(validation, again)
+    train = make_loader(cfg, process_index=0, process_count=1, tokenizer=tokenizer)
+    assert len(_take(train, 3 * len(validation) + 5)) == 3 * len(validation) + 5
+
+
+def test_batch_size_must_split_over_processes(tokenizer):
+    with pytest.raises(JaxlmError, match=r"data.batch_size: 4 rows do not split over 3 processes"):
+        make_loader(make_config(), process_index=0, process_count=3, tokenizer=tokenizer)
+
+
+def test_builder_errors_surface_in_the_consumer():
+    def broken(records, rng):
+        raise ValueError("broken builder")
+
+    loader = Loader(["a", "b"], broken, batch_size=1, seed=0, split="train")
+    with pytest.raises(ValueError, match=r"broken builder"):
+        next(loader)
