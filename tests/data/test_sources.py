@@ -62,7 +62,7 @@ def test_bad_label_line_names_the_file_and_line(tmp_path):
 
 
 def test_sequence_too_short_for_bert_pair_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"data.seq_length: 4 is too short for \[CLS\\] A \[SEP\\] B \[SEP\\]"):
+    with pytest.raises(ConfigError, match=r"data.seq_length: 4 is too short for \[CLS\] A \[SEP\] B \[SEP\]"):
         make_config("mlm_nsp", seq_length=4)
 
 
