@@ -10,7 +10,8 @@ Algorithm, per row of the batch (b rows × k beams, all under one `jax.jit`):
     live = k hypotheses with log-probs [0, −∞, …, −∞] (all beams start equal; only one expands)
     for t in 0 … max_new_tokens − 1:
         candidates = live log-prob + log_softmax(logits)      [b, k·V]; keep the top 2k
-        ending in EOS → merged into `finished` (top k by score)
+        ending in EOS → merged into `finished` (top k by score) if among the best k candidates,
+                        dropped otherwise (so beam size 1 is exactly greedy decoding)
         the rest      → the top k become the new live beams; the cache rows are reordered by
                         their parent beam, and their last tokens fed to the model
         stop early when no live beam can still beat the worst finished one (for alpha ≥ 0
@@ -115,7 +116,8 @@ def _beam_search(
         parent, token = cand_index // vocab, (cand_index % vocab).astype(jnp.int32)
         cand_seqs = jnp.take_along_axis(live, parent[:, :, None], axis=1).at[:, :, t].set(token)
         ends = (token == eos_id) if eos_id is not None else jnp.zeros_like(token, bool)
-        cand_score = jnp.where(ends, cand_logp / length_penalty(t + 1, alpha), NEG_INF)
+        in_top_k = jnp.arange(candidates) < k
+        cand_score = jnp.where(ends & in_top_k, cand_logp / length_penalty(t + 1, alpha), NEG_INF)
         finished_score, finished = _top(
             jnp.concatenate([finished_score, cand_score], 1), k, jnp.concatenate([finished, cand_seqs], 1)
         )
