@@ -1,0 +1,91 @@
+"""Fill-mask for an encoder with a masked-LM head: the top-k tokens for every [MASK] in a text.
+
+    [CLS] w_1 … [MASK] … w_n [SEP]  ─ encoder ─►  p(token | context) at each [MASK]
+
+The text is split at the literal mask marker and each piece encoded on its own, so the mask id is
+placed exactly, whatever the tokenizer makes of the marker text. The tokenizer is anything with
+`encode(text) -> ids`, `decode(ids) -> str`, `id_to_piece(id) -> str` and the ids `cls_id`,
+`sep_id`, `mask_id` (`jaxlm.data.Tokenizer`, or a stand-in in tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlm.errors import JaxlmError
+from jaxlm.models import EncoderModel
+
+MASK_TOKEN = "[MASK]"
+
+
+class MaskTokenizer(Protocol):
+    cls_id: int
+    sep_id: int
+    mask_id: int
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: list[int]) -> str: ...
+
+    def id_to_piece(self, token: int) -> str: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """One candidate for one [MASK]: its id, its vocabulary piece, its decoded text, p(token)."""
+
+    token_id: int
+    piece: str
+    text: str
+    probability: float
+
+
+def encode_masked(tokenizer: MaskTokenizer, text: str, mask_token: str = MASK_TOKEN) -> tuple[np.ndarray, np.ndarray]:
+    """text → ([CLS] ids [SEP] as int32 [l], the slots of the masks [p]), with one mask id per
+    occurrence of `mask_token`."""
+    parts = text.split(mask_token)
+    if len(parts) == 1:
+        raise JaxlmError(f"the text has no {mask_token}; write it where a token should be predicted")
+    ids: list[int] = [tokenizer.cls_id]
+    for index, part in enumerate(parts):
+        if index:
+            ids.append(tokenizer.mask_id)
+        if part.strip():
+            ids.extend(int(t) for t in tokenizer.encode(part.strip()))
+    ids.append(tokenizer.sep_id)
+    tokens = np.asarray(ids, np.int32)
+    return tokens, np.flatnonzero(tokens == tokenizer.mask_id).astype(np.int32)
+
+
+def fill_mask(
+    model: EncoderModel, tokenizer: MaskTokenizer, text: str, *, top_k: int = 5, mask_token: str = MASK_TOKEN
+) -> list[list[Prediction]]:
+    """For each [MASK] of `text`, in order, its `top_k` most likely tokens, most likely first."""
+    if not isinstance(model, EncoderModel) or model.mlm_head is None:
+        raise JaxlmError("fill-mask needs an encoder with a masked-LM head (model.family=encoder, model.mlm_head=true)")
+    tokens, positions = encode_masked(tokenizer, text, mask_token)
+    if len(tokens) > model.config.max_length:
+        raise JaxlmError(f"the text is {len(tokens)} tokens with [CLS]/[SEP]; model.max_length is "
+                         f"{model.config.max_length}: shorten it")
+    logits = model(jnp.asarray(tokens)[None], token_types=jnp.zeros((1, len(tokens)), jnp.int32),
+                   mlm_positions=jnp.asarray(positions)[None])["mlm_logits"][0]  # [p, V]
+    probabilities, best = jax.lax.top_k(jax.nn.softmax(logits, axis=-1), min(top_k, logits.shape[-1]))
+    return [
+        [Prediction(int(t), tokenizer.id_to_piece(int(t)), tokenizer.decode([int(t)]), float(p))
+         for t, p in zip(np.asarray(row_ids), np.asarray(row_probs), strict=True)]
+        for row_ids, row_probs in zip(best, probabilities, strict=True)
+    ]
+
+
+def filled_text(text: str, predictions: list[list[Prediction]], mask_token: str = MASK_TOKEN) -> str:
+    """`text` with every mask replaced by its most likely token's text."""
+    parts = text.split(mask_token)
+    out = [parts[0]]
+    for part, candidates in zip(parts[1:], predictions, strict=True):
+        out.extend([candidates[0].text, part])
+    return "".join(out)
