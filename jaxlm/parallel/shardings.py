@@ -26,20 +26,23 @@ def _is_variable(x: Any) -> bool:
 
 
 def state_shardings(abstract_state: Any, mesh: Mesh, rules: Rules) -> Any:
-    """A pytree of NamedSharding matching `abstract_state` (an nnx.State or any pytree).
+    """A pytree of NamedSharding with the structure of `abstract_state` (an nnx.State or any pytree).
 
     Variables (parameters, and optimizer moments, which copy their metadata) are sharded by
     their `out_sharding` logical names; everything else (RNG keys, step counters, plain
-    arrays) is replicated. The result can be passed as `jax.jit` in/out shardings for the state.
+    arrays) is replicated. A Variable keeps its place, holding its NamedSharding as value, so
+    the result zips leaf by leaf with the state (`jax.tree.map`) and serves as `jax.jit`
+    in/out shardings for it.
     """
     sizes = mesh_sizes(mesh)
     replicated = NamedSharding(mesh, PartitionSpec())
 
-    def sharding(leaf: Any) -> NamedSharding:
-        names = leaf.get_metadata().get("out_sharding") if _is_variable(leaf) else None
-        if not names:
+    def sharding(leaf: Any) -> Any:
+        if not _is_variable(leaf):
             return replicated
-        return NamedSharding(mesh, logical_to_spec(names, leaf.shape, rules, sizes))
+        names = leaf.get_metadata().get("out_sharding")
+        spec = logical_to_spec(names, leaf.shape, rules, sizes) if names else PartitionSpec()
+        return leaf.replace(NamedSharding(mesh, spec))
 
     return jax.tree.map(sharding, abstract_state, is_leaf=_is_variable)
 

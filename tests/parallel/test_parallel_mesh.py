@@ -1,0 +1,111 @@
+"""Mesh shapes from config, and the one-line errors for layouts that cannot work."""
+
+from __future__ import annotations
+
+import jax
+import pytest
+from jax.sharding import AxisType
+
+from jaxlm import parallel
+from jaxlm.config import ConfigError, load_config
+from jaxlm.errors import JaxlmError
+
+
+def config(*overrides: str):
+    return load_config("gpt2_tiny", list(overrides))
+
+
+def test_conftest_gives_eight_devices():
+    assert jax.device_count() == 8
+
+
+@pytest.mark.parametrize(
+    ("overrides", "shape"),
+    [
+        ((), (8, 1, 1)),
+        (("parallel.strategy=fsdp",), (1, 8, 1)),
+        (("parallel.strategy=tp",), (1, 1, 8)),
+        (("parallel.strategy=dp_tp", "parallel.tensor=2"), (4, 1, 2)),
+        (("parallel.strategy=fsdp_tp", "parallel.tensor=2"), (1, 4, 2)),
+        (("parallel.strategy=fsdp_tp", "parallel.data=-1", "parallel.fsdp=2", "parallel.tensor=2"), (2, 2, 2)),
+        (("parallel.strategy=fsdp", "parallel.data=2"), (2, 4, 1)),
+    ],
+)
+def test_mesh_shape_fills_the_strategy_axis_or_the_minus_one_axis(overrides, shape):
+    mesh = parallel.make_mesh(config(*overrides).parallel)
+    assert mesh.axis_names == ("data", "fsdp", "tensor")
+    assert mesh.devices.shape == shape
+
+
+def test_mesh_axes_are_auto():
+    mesh = parallel.make_mesh(config().parallel)
+    assert mesh.axis_types == (AxisType.Auto,) * 3
+
+
+def test_mesh_over_a_subset_of_devices():
+    mesh = parallel.make_mesh(config().parallel, devices=jax.devices()[:2])
+    assert mesh.devices.shape == (2, 1, 1)
+
+
+def test_mesh_product_unequal_to_device_count_names_keys_and_fix():
+    cfg = config("parallel.strategy=fsdp_tp", "parallel.data=3", "parallel.fsdp=1", "parallel.tensor=2")
+    with pytest.raises(ConfigError) as error:
+        parallel.make_mesh(cfg.parallel)
+    message = str(error.value)
+    assert message == "parallel: data*fsdp*tensor = 6 but 8 devices; set parallel.fsdp=-1 to fill"
+    assert "\n" not in message
+
+
+def test_fill_axis_that_is_not_a_whole_number_is_an_error():
+    cfg = config("parallel.strategy=fsdp_tp", "parallel.tensor=3")
+    with pytest.raises(ConfigError, match="parallel: data\\*fsdp\\*tensor leaves 8/3 devices"):
+        parallel.make_mesh(cfg.parallel)
+
+
+def test_tensor_axis_under_a_strategy_without_tensor_sharding_is_an_error():
+    with pytest.raises(ConfigError, match=r"parallel\.tensor: strategy fsdp shards nothing over tensor=2; set"):
+        config("parallel.strategy=fsdp", "parallel.tensor=2")
+
+
+def test_unknown_strategy_names_the_choices():
+    with pytest.raises(ConfigError, match=r"parallel\.strategy: 'zero3' is not one of"):
+        config("parallel.strategy=zero3")
+
+
+def test_batch_not_divisible_by_data_times_fsdp_names_keys_and_fix():
+    cfg = config("parallel.strategy=fsdp", "parallel.data=2", "data.batch_size=12")
+    with pytest.raises(ConfigError) as error:
+        parallel.check_divisibility(cfg, parallel.make_mesh(cfg.parallel))
+    assert str(error.value) == (
+        "data.batch_size=12 is not divisible by parallel data*fsdp = 8; set data.batch_size to a multiple of 8"
+    )
+
+
+@pytest.mark.parametrize(("key", "overrides"), [
+    ("num_heads", ("model.num_heads=2",)),
+    ("d_ff", ("model.d_ff=510",)),
+])
+def test_heads_or_mlp_not_divisible_by_tensor_names_keys_and_fix(key, overrides):
+    cfg = config("parallel.strategy=tp", "parallel.tensor=4", "parallel.data=2", *overrides)
+    with pytest.raises(ConfigError) as error:
+        parallel.check_divisibility(cfg, parallel.make_mesh(cfg.parallel))
+    assert str(error.value).startswith(f"model.{key}=")
+    assert "not divisible by parallel.tensor=4; set parallel.tensor to a divisor of" in str(error.value)
+
+
+def test_a_layout_that_fits_passes_the_check():
+    cfg = config("parallel.strategy=fsdp_tp", "parallel.tensor=2")
+    parallel.check_divisibility(cfg, parallel.make_mesh(cfg.parallel))
+
+
+def test_initialize_distributed_without_settings_is_single_process(monkeypatch):
+    for name in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert parallel.initialize_distributed() is False
+
+
+def test_initialize_distributed_with_partial_settings_names_what_is_missing(monkeypatch):
+    monkeypatch.delenv("JAX_PROCESS_ID", raising=False)
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
+    with pytest.raises(JaxlmError, match="multi-process run needs process_id too"):
+        parallel.initialize_distributed(coordinator="127.0.0.1:1234")
