@@ -6,30 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from flax import nnx
+from tiny_models import tiny_config
 
-from jaxlm.config import ModelConfig, load_config
 from jaxlm.models import EncoderDecoderModel, EncoderModel, build_model
-
-TINY = ("model.d_model=16", "model.num_heads=2", "model.d_ff=32", "model.num_layers=2",
-        "model.vocab_size=61", "model.max_length=32")
-
-# variant → (preset, overrides on top of TINY)
-VARIANTS = {
-    "gpt2": ("gpt2_tiny", ()),
-    "rotary_swiglu": ("gpt2_tiny", ("model.position=rotary", "model.norm=rmsnorm", "model.activation=silu",
-                                    "model.gated=true", "model.use_bias=false", "model.tie_embeddings=false")),
-    "bert": ("bert_tiny", ("model.num_labels=3",)),
-    "t5": ("t5_tiny", ()),
-    "t5_v1_1": ("t5_tiny", ("model.activation=gelu_tanh", "model.gated=true", "model.tie_embeddings=false",
-                            "model.scale_tied_logits=false", "model.num_decoder_layers=3")),
-}
-DECODERS = ["gpt2", "rotary_swiglu"]
-ENCODER_DECODERS = ["t5", "t5_v1_1"]
-
-
-def tiny_config(variant: str, *overrides: str) -> ModelConfig:
-    preset, extra = VARIANTS[variant]
-    return load_config(preset, [*TINY, *extra, *overrides]).model
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import DECODERS, ENCODER_DECODERS
+from tiny_models import DECODERS, ENCODER_DECODERS, ENCODERS
 
 VOCAB, L, LT = 61, 8, 6
 
@@ -140,8 +140,9 @@ def split_outputs(packed_out, alone_out, split, length):
             (packed_out[0, split:], alone_out[1, : length - split]))
 
 
-def test_packed_encoder_documents_match_each_alone(tiny_model, forward):
-    model = tiny_model("bert")
+@pytest.mark.parametrize("variant", ENCODERS)
+def test_packed_encoder_documents_match_each_alone(tiny_model, forward, variant):
+    model = tiny_model(variant)
     packed, alone = packed_and_alone(L, 5, 15)
     together = forward(model, packed.pop("inputs"), **packed)
     separate = forward(model, alone.pop("inputs"), **alone)
