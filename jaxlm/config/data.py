@@ -15,6 +15,8 @@ class DataConfig:
     """source: 'embedded' (the offline default corpus), 'local' (files under `path`; for
     classification a `label<TAB>text` file, for seq2seq a `source<TAB>target` file) or 'tfds'
     (a registered TFDS dataset named by `tfds_name`, e.g. 'glue/sst2', 'wmt14_translate/de-en').
+    tfds_data_dir: where TFDS keeps prepared datasets ('' = TFDS's default, $TFDS_DATA_DIR or
+    ~/tensorflow_datasets).
     text_key / source_key / target_key / label_key: TFDS feature names ('' guesses: 'text' or
     'sentence', the dataset's supervised keys, 'label').
     objective: the recipe that turns documents into training examples.
@@ -31,6 +33,7 @@ class DataConfig:
     source: Literal["embedded", "local", "tfds"] = "embedded"
     path: str = ""
     tfds_name: str = ""
+    tfds_data_dir: str = ""
     text_key: str = ""
     source_key: str = ""
     target_key: str = ""

@@ -112,11 +112,12 @@ def _tfds_records(cfg: DataConfig, split: str) -> Sequence:
     except ImportError:
         raise JaxlmError("data.source: tfds needs tensorflow-datasets; pip install tensorflow-datasets") from None
     try:
-        builder = tfds.builder(cfg.tfds_name)
+        builder = tfds.builder(cfg.tfds_name, data_dir=cfg.tfds_data_dir or None)
     except Exception as error:  # TFDS raises several types for an unknown or unreachable dataset
         raise JaxlmError(f"data.tfds_name: cannot open '{cfg.tfds_name}': {str(error).splitlines()[0]}") from None
     features, name = builder.info.features, cfg.tfds_name
-    source = tfds.data_source(cfg.tfds_name, split=_tfds_split(builder, split), download=True)
+    builder.download_and_prepare()
+    source = builder.as_data_source(_tfds_split(builder, split))
     if cfg.objective == "classification":
         text = _pick_key(cfg.text_key, features, ("sentence", "text"), "text_key", name)
         label = _pick_key(cfg.label_key, features, ("label",), "label_key", name)

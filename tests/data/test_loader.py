@@ -101,3 +101,28 @@ def test_builder_errors_surface_in_the_consumer():
     loader = Loader(["a", "b"], broken, batch_size=1, seed=0, split="train")
     with pytest.raises(ValueError, match=r"broken builder"):
         next(loader)
+
+
+def test_classification_batches_from_a_labelled_file(tmp_path, tokenizer):
+    words = ("bad", "good")
+    (tmp_path / "sst.tsv").write_text("".join(f"{i % 2}\tthis film is {words[i % 2]} {i}\n" for i in range(40)))
+    cfg = make_config("classification", source="local", path=str(tmp_path / "sst.tsv"))
+    batch = next(make_loader(cfg, process_index=0, process_count=1, tokenizer=tokenizer))
+    assert set(batch) == {"inputs", "token_types", "segments", "labels"} and batch["labels"].shape == (4,)
+    for row, label in zip(batch["inputs"], batch["labels"], strict=True):
+        n = int(np.sum(row > 0))
+        assert row[0] == tokenizer.cls_id and row[n - 1] == tokenizer.sep_id
+        assert tokenizer.decode(row[1 : n - 1]).split()[3] == ("bad", "good")[label]
+
+
+def test_bert_batches_from_the_embedded_corpus_mask_15_percent(tokenizer):
+    loader = make_loader(make_config("mlm_nsp", seq_length=64, batch_size=32), process_index=0, process_count=1,
+                         tokenizer=tokenizer)
+    batches = _take(loader, 25)
+    masked = sum(b["mlm_weights"].sum() for b in batches)
+    real = sum(b["segments"].sum() for b in batches)
+    nsp = np.mean([b["nsp_labels"].mean() for b in batches])
+    assert abs(masked / real - 0.15) < 0.01 and abs(nsp - 0.5) < 0.05
+    for b in batches:
+        targets = b["mlm_targets"][b["mlm_weights"] > 0]
+        assert not np.isin(targets, [tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id]).any()
