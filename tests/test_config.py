@@ -69,6 +69,16 @@ def test_unknown_activation_names_the_choices():
     assert message.startswith("model.activation:") and "'swish'" in message and "'silu'" in message
 
 
+@pytest.mark.parametrize(("overrides", "key"), [
+    (("model.position=sinusoidal", "model.d_model=129", "model.num_heads=1"), "model.d_model"),
+    (("model.position=rotary", "model.head_dim=7"), "model.head_dim"),
+    (("model.position=relative", "model.relative_buckets=2"), "model.relative_buckets"),
+    (("model.position=relative", "model.relative_max_distance=16"), "model.relative_max_distance"),
+])
+def test_position_settings_the_encodings_cannot_honour_are_rejected(overrides, key):
+    assert error_of(*overrides).startswith(f"{key}:")
+
+
 def test_inconsistent_options_name_the_key_and_the_fix():
     message = error_of("model.attention_impl=xla", "model.attention_dropout_rate=0.1")
     assert message.startswith("model.attention_dropout_rate:") and "attention_impl" in message

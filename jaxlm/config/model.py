@@ -98,9 +98,18 @@ class ModelConfig:
         require(0 <= self.pad_id < self.vocab_size, f"{prefix}.pad_id", "must be a token id below vocab_size")
         if self.position == "rotary":
             require(self.resolved_head_dim % 2 == 0, f"{prefix}.head_dim", "rotary positions need an even head_dim")
+            require(self.rotary_base > 0, f"{prefix}.rotary_base", "must be positive")
+        if self.position == "sinusoidal":
+            require(self.d_model % 2 == 0, f"{prefix}.d_model", "sinusoidal positions need an even d_model")
         if self.position == "relative":
-            require(self.relative_buckets >= 2, f"{prefix}.relative_buckets", "must be >= 2")
-            require(self.relative_max_distance > 0, f"{prefix}.relative_max_distance", "must be positive")
+            require(
+                self.relative_buckets >= 4, f"{prefix}.relative_buckets",
+                "must be >= 4 (bidirectional buckets split in two halves, each with exact and log ranges)",
+            )
+            require(
+                self.relative_max_distance > self.relative_buckets // 2, f"{prefix}.relative_max_distance",
+                f"must exceed relative_buckets // 2 = {self.relative_buckets // 2}, the distances bucketed exactly",
+            )
         require(
             self.attention_dropout_rate == 0.0 or self.attention_impl == "reference",
             f"{prefix}.attention_dropout_rate",
