@@ -1,0 +1,45 @@
+"""`jaxlm fill-mask CONFIG_OR_CKPT --text "the [MASK] of" [...]`: a trained encoder's top-k
+predictions for every [MASK] in a text.
+
+    jaxlm fill-mask bert_tiny --text "A list is a [MASK] sequence of items." --top-k 5
+
+CONFIG_OR_CKPT is found as for `jaxlm generate`: a config whose run has checkpoints, a run
+workdir, or a model-only checkpoint folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from jaxlm.cli import add_config_arguments
+
+HELP = "predict the tokens behind each [MASK] in a text with a trained encoder (masked-LM head)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--text", action="append", required=True, help="text with [MASK]s; repeat for more texts")
+    parser.add_argument("--top-k", type=int, default=5, help="predictions shown per [MASK]")
+    parser.add_argument("--workdir", default="", help="run directory (default: the config's, else runs/<name>)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from jaxlm.cli.generate import load_trained_model
+    from jaxlm.data import load_tokenizer
+    from jaxlm.errors import JaxlmError
+    from jaxlm.infer.fill_mask import MASK_TOKEN, fill_mask, filled_text
+
+    if args.top_k < 1:
+        raise JaxlmError(f"--top-k={args.top_k} must be >= 1")
+    missing = [text for text in args.text if MASK_TOKEN not in text]
+    if missing:
+        raise JaxlmError(f"--text '{missing[0]}' has no {MASK_TOKEN}; write it where a token should be predicted")
+    cfg, model = load_trained_model(args.config, list(args.overrides), args.workdir)
+    tokenizer = load_tokenizer(cfg)
+    for text in args.text:
+        predictions = fill_mask(model, tokenizer, text, top_k=args.top_k)
+        print(filled_text(text, predictions))
+        for index, candidates in enumerate(predictions):
+            shown = "  ".join(f"{c.text or c.piece!r} {c.probability:.3f}" for c in candidates)
+            print(f"  [MASK] {index + 1}: {shown}")
+    return 0
