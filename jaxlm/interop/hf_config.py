@@ -195,7 +195,8 @@ def hf_config_from_model(cfg: ModelConfig) -> tuple[str, str, dict[str, Any]]:
     _require(cfg, architecture, position="relative", norm="rmsnorm", norm_position="pre", embed_norm=False,
              final_norm=True, use_bias=False, scale_attention=False, type_vocab_size=0)
     return "t5", architecture, dict(
-        vocab_size=cfg.vocab_size, d_model=cfg.d_model, d_kv=cfg.resolved_head_dim, d_ff=cfg.d_ff,
+        vocab_size=cfg.vocab_size, n_positions=cfg.max_length, d_model=cfg.d_model, d_kv=cfg.resolved_head_dim,
+        d_ff=cfg.d_ff,
         num_layers=cfg.num_layers, num_decoder_layers=cfg.resolved_decoder_layers, num_heads=cfg.num_heads,
         relative_attention_num_buckets=cfg.relative_buckets,
         relative_attention_max_distance=cfg.relative_max_distance, dropout_rate=cfg.dropout_rate,
