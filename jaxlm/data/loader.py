@@ -32,7 +32,10 @@ _END = object()
 
 
 class Loader:
-    """Iterator of numpy batch dicts; `.state()` / `.restore(state)` for exact resumption."""
+    """Iterator of numpy batch dicts; `.state()` / `.restore(state)` for exact resumption.
+    `tokenizer` is set by `make_loader` (the one that tokenized the batches)."""
+
+    tokenizer = None
 
     def __init__(
         self, records: Sequence, build: Callable, *, batch_size: int, seed: int, split: str,
