@@ -8,7 +8,8 @@ Order of work for one process p of P (records R, window size W = WINDOW_RECORDS)
   builder with a generator seeded by (seed, e, w, p, P), so every example is a pure function of
   (seed, e, w, p, P) and the records.
 - examples stream into batches of `batch_size // P` rows (a batch may span windows and, for
-  'train', epochs; 'train' repeats forever, 'validation' is one pass without the last partial batch).
+  'train', epochs; 'train' repeats forever; 'validation' is one pass whose last batch is filled up with the pass's
+  first examples, so every row is a real example and even a small split gives one batch).
 
 State after each batch: {'epoch', 'window', 'offset', 'batches', 'process_index', 'process_count'}
 (JSON). Restoring regenerates one window and skips `offset` examples. A state saved by another
@@ -19,6 +20,7 @@ from the start by skipping `batches` batches: exact, but slower.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -147,15 +149,23 @@ class Loader:
             epoch, window = epoch + 1, 0
 
     def _batches(self, start: dict) -> Iterator[tuple[dict, dict]]:
-        rows, batches = [], int(start["batches"])
+        rows, batches, position = [], int(start["batches"]), start
         for example, position in self._examples(start):
             rows.append(example)
             if len(rows) == self.batch_size:
                 batches += 1
-                batch = {key: np.stack([row[key] for row in rows]) for key in rows[0]}
-                yield batch, {**position, "batches": batches, "process_index": self.process_index,
-                              "process_count": self.process_count}
+                yield self._stack(rows), {**position, "batches": batches, "process_index": self.process_index,
+                                          "process_count": self.process_count}
                 rows = []
+        if rows:  # the last validation batch is filled up with the pass's first examples
+            first = [example for example, _ in itertools.islice(self._examples(self.initial_state()), self.batch_size)]
+            rows += list(itertools.islice(itertools.cycle(first), self.batch_size - len(rows)))
+            yield self._stack(rows), {**position, "batches": batches + 1, "process_index": self.process_index,
+                                      "process_count": self.process_count}
+
+    @staticmethod
+    def _stack(rows: list[dict]) -> dict[str, np.ndarray]:
+        return {key: np.stack([row[key] for row in rows]) for key in rows[0]}
 
     def _replay(self, batches: int) -> Iterator[tuple[dict, dict]]:
         stream = self._batches(self.initial_state())

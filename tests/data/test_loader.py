@@ -126,3 +126,11 @@ def test_bert_batches_from_the_embedded_corpus_mask_15_percent(tokenizer):
     for b in batches:
         targets = b["mlm_targets"][b["mlm_weights"] > 0]
         assert not np.isin(targets, [tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id]).any()
+
+
+def test_last_validation_batch_is_filled_with_the_first_examples(text_folder, tokenizer):
+    cfg = make_config(source="local", path=str(text_folder), validation_fraction=0.25, batch_size=256)
+    (batch,) = list(make_loader(cfg, "validation", process_index=0, process_count=1, tokenizer=tokenizer))
+    rows = {tuple(row) for row in batch["inputs"]}
+    assert batch["inputs"].shape == (256, 32) and 1 < len(rows) < 256
+    assert batch["weights"].sum(axis=1).min() > 0, "every row is a real example"
