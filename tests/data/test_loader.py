@@ -134,3 +134,14 @@ def test_last_validation_batch_is_filled_with_the_first_examples(text_folder, to
     rows = {tuple(row) for row in batch["inputs"]}
     assert batch["inputs"].shape == (256, 32) and 1 < len(rows) < 256
     assert batch["weights"].sum(axis=1).min() > 0, "every row is a real example"
+
+
+def test_validation_rows_of_two_processes_make_up_the_single_process_batches(text_folder, tokenizer):
+    cfg = make_config(source="local", path=str(text_folder), validation_fraction=0.25, batch_size=8, seq_length=16)
+    whole = list(make_loader(cfg, "validation", process_index=0, process_count=1, tokenizer=tokenizer))
+    halves = [list(make_loader(cfg, "validation", process_index=p, process_count=2, tokenizer=tokenizer))
+              for p in range(2)]
+    assert len(whole) == len(halves[0]) == len(halves[1]) > 1
+    for batch, first, second in zip(whole, *halves, strict=True):
+        for key in batch:
+            np.testing.assert_array_equal(batch[key], np.concatenate([first[key], second[key]]))
