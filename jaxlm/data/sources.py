@@ -11,7 +11,8 @@
 Sources: 'embedded' (in memory, see `embedded.py`), 'local' (a text file or folder through our
 TFDS builder, falling back to in-memory reading when tensorflow_datasets is absent; for
 classification a `label<TAB>text` file, for seq2seq a `source<TAB>target` file, read in memory),
-'tfds' (a registered dataset by name through `tfds.data_source`; imported lazily).
+'tfds' (a registered dataset by name, prepared by TFDS then read with `as_data_source`; a dataset
+with only 'train' gives its first `validation_fraction` to 'validation'; imported lazily).
 """
 
 from __future__ import annotations
@@ -44,7 +45,12 @@ class MappedRecords(Sequence):
         return len(self.base)
 
     def __getitem__(self, index):
-        return self.convert(self.base[index])
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"record {index} of {len(self)}")
+        return self.convert(self.base[index % len(self)])
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
 
 
 def _split_in_memory(items: list, split: str, fraction: float) -> list:
@@ -87,12 +93,22 @@ def _local_documents(cfg: DataConfig, split: str) -> Sequence[str]:
     return MappedRecords(sources[split], lambda record: _decode(record["text"]))
 
 
-def _tfds_split(builder: Any, split: str) -> str:
-    if split in builder.info.splits:
+def _tfds_split(builder: Any, split: str, fraction: float) -> str:
+    """`split` itself; else 'test' for validation; else a slice of 'train' (the first
+    `fraction` of it validates, the rest trains), e.g. for wikipedia which has only 'train'."""
+    splits = builder.info.splits
+    held_out = "validation" in splits or "test" in splits
+    if split in splits and (split != "train" or held_out):
         return split
-    if split == "validation" and "test" in builder.info.splits:
+    if split == "validation" and "test" in splits:
         return "test"
-    raise JaxlmError(f"data.tfds_name: {builder.name} has no '{split}' split (it has {', '.join(builder.info.splits)})")
+    percent = round(fraction * 100)
+    if "train" not in splits or percent < 1:
+        raise JaxlmError(
+            f"data.tfds_name: {builder.name} has no '{split}' split (it has {', '.join(splits)}); "
+            "set data.validation_fraction >= 0.01 to hold out part of 'train'"
+        )
+    return f"train[:{percent}%]" if split == "validation" else f"train[{percent}%:]"
 
 
 def _pick_key(cfg_key: str, features: Any, candidates: tuple[str, ...], what: str, name: str) -> str:
@@ -117,7 +133,7 @@ def _tfds_records(cfg: DataConfig, split: str) -> Sequence:
         raise JaxlmError(f"data.tfds_name: cannot open '{cfg.tfds_name}': {str(error).splitlines()[0]}") from None
     features, name = builder.info.features, cfg.tfds_name
     builder.download_and_prepare()
-    source = builder.as_data_source(_tfds_split(builder, split))
+    source = builder.as_data_source(_tfds_split(builder, split, cfg.validation_fraction))
     if cfg.objective == "classification":
         text = _pick_key(cfg.text_key, features, ("sentence", "text"), "text_key", name)
         label = _pick_key(cfg.label_key, features, ("label",), "label_key", name)

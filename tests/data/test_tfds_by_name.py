@@ -50,3 +50,28 @@ def test_seq2seq_batches_from_pairs_end_in_eos_and_shift_right(pairs_dir, tokeni
         assert batch["targets"][row, n - 1] == tokenizer.eos_id
         np.testing.assert_array_equal(batch["decoder_inputs"][row, 1:n], batch["targets"][row, : n - 1])
         assert tokenizer.decode(batch["targets"][row, : n - 1]).startswith("the house number")
+
+
+class JaxlmTinyText(tfds.core.GeneratorBasedBuilder):
+    """Only a 'train' split, like wikipedia."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    code_path = None
+
+    def _info(self):
+        return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({"text": tfds.features.Text()}))
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples()}
+
+    def _generate_examples(self):
+        for i in range(100):
+            yield i, {"text": f"article {i}. It has two sentences."}
+
+
+def test_a_train_only_dataset_holds_out_its_first_part_for_validation(tmp_path):
+    JaxlmTinyText(data_dir=str(tmp_path), file_format="array_record").download_and_prepare()
+    cfg = make_config(source="tfds", tfds_name="jaxlm_tiny_text", tfds_data_dir=str(tmp_path), validation_fraction=0.1)
+    train, validation = open_records(cfg.data, "train"), open_records(cfg.data, "validation")
+    assert (len(train), len(validation)) == (90, 10)
+    assert set(train).isdisjoint(validation) and validation[0].startswith("article")
