@@ -15,7 +15,7 @@ NanPolicy = Literal["stop", "skip"]
 class TrainConfig:
     """Optimizer (AdamW), learning-rate schedule and loop cadence.
 
-    learning_rate: peak rate, reached after `warmup_steps` of linear warmup from 0, then decayed
+    learning_rate: peak rate, reached after `warmup_steps` (at most `steps`) of linear warmup from 0, then decayed
         ('linear' or 'cosine') to `learning_rate * end_lr_ratio` at `steps`, or held ('constant').
     weight_decay: decoupled AdamW decay; never applied to norms and biases.
     clip_norm: clip the global gradient norm to this (0 turns clipping off).
@@ -52,10 +52,6 @@ class TrainConfig:
         require(self.steps > 0, f"{prefix}.steps", "must be positive")
         require(self.learning_rate > 0, f"{prefix}.learning_rate", "must be positive")
         require(self.warmup_steps >= 0, f"{prefix}.warmup_steps", "must be >= 0")
-        require(
-            self.warmup_steps <= self.steps, f"{prefix}.warmup_steps",
-            f"{self.warmup_steps} exceeds train.steps={self.steps}; lower it",
-        )
         require(0.0 <= self.end_lr_ratio <= 1.0, f"{prefix}.end_lr_ratio", "must be in [0, 1]")
         require(self.weight_decay >= 0, f"{prefix}.weight_decay", "must be >= 0")
         for name in ("b1", "b2"):

@@ -87,12 +87,25 @@ class Checkpointer:
             except Exception as error:  # any unreadable checkpoint is skipped
                 if step is not None:
                     raise JaxlmError(f"checkpoint {self.directory / str(step)} cannot be read: {error}") from None
-                message = (f"checkpoint step {candidate} in {self.directory} is unreadable "
-                           f"({type(error).__name__}); falling back to the previous one")
-                warnings.warn(message, stacklevel=2)
+                aside = self._set_aside(candidate)
+                warnings.warn(
+                    f"checkpoint step {candidate} in {self.directory} is unreadable ({type(error).__name__}); "
+                    f"moved to {aside.name} and falling back to the previous one", stacklevel=2,
+                )
                 continue
             return candidate, restored["state"], dict(restored["data"]), dict(restored["config"])
         return None
+
+    def _set_aside(self, step: int) -> pathlib.Path:
+        """Rename an unreadable step directory so it is neither restored nor overwritten by a save."""
+        aside = self.directory / f"unreadable-{step}"
+        suffix = 0
+        while aside.exists():
+            suffix += 1
+            aside = self.directory / f"unreadable-{step}.{suffix}"
+        (self.directory / str(step)).rename(aside)
+        self.manager.reload()
+        return aside
 
     def read_config(self, step: int | None = None) -> dict | None:
         """The resolved config saved with `step` (default: the newest readable one)."""

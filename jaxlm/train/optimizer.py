@@ -21,17 +21,18 @@ def learning_rate_schedule(cfg: TrainConfig) -> optax.Schedule:
     """Linear warmup from 0 to `learning_rate` over `warmup_steps`, then linear or cosine decay to
     `learning_rate * end_lr_ratio` at `steps` (or a constant rate)."""
     peak, end = cfg.learning_rate, cfg.learning_rate * cfg.end_lr_ratio
-    decay_steps = max(cfg.steps - cfg.warmup_steps, 1)
+    warmup_steps = min(cfg.warmup_steps, cfg.steps)
+    decay_steps = max(cfg.steps - warmup_steps, 1)
     if cfg.schedule == "cosine":
         decay = optax.cosine_decay_schedule(peak, decay_steps, alpha=cfg.end_lr_ratio)
     elif cfg.schedule == "linear":
         decay = optax.linear_schedule(peak, end, decay_steps)
     else:
         decay = optax.constant_schedule(peak)
-    if cfg.warmup_steps == 0:
+    if warmup_steps == 0:
         return decay
-    warmup = optax.linear_schedule(0.0, peak, cfg.warmup_steps)
-    return optax.join_schedules([warmup, decay], [cfg.warmup_steps])
+    warmup = optax.linear_schedule(0.0, peak, warmup_steps)
+    return optax.join_schedules([warmup, decay], [warmup_steps])
 
 
 def _path_names(path: tuple) -> list[str]:

@@ -35,7 +35,8 @@ def test_schedule_warms_up_linearly_then_decays_to_end_ratio():
 
 @pytest.mark.parametrize("override, key", [
     ("train.microbatches=0", "train.microbatches"),
-    ("train.warmup_steps=500", "train.warmup_steps"),
+    ("train.clip_norm=-1", "train.clip_norm"),
+    ("train.steps=ten", "train.steps"),
     ("train.nan_policy=ignore", "train.nan_policy"),
     ("train.schedule=cosine_decay", "train.schedule"),
     ("train.learning_rate=-1", "train.learning_rate"),

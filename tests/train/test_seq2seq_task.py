@@ -30,7 +30,8 @@ def test_reversal_reaches_95_percent_exact_match():
     started = time.perf_counter()
     cfg = tiny_config(
         "t5_tiny", "model.vocab_size=32", "model.d_model=64", "model.d_ff=128", "model.num_layers=2",
-        "model.num_heads=4", "model.dropout_rate=0.0", "model.position=learned", "model.max_length=16", "train.learning_rate=3e-3", "train.steps=250",
+        "model.num_heads=4", "model.dropout_rate=0.0", "model.position=learned", "model.max_length=16",
+        "train.learning_rate=3e-3", "train.steps=250",
         "train.warmup_steps=20", "train.weight_decay=0.0",
     )
     graphdef, params, rngs = split_model(build_model(cfg.model, seed=0))
