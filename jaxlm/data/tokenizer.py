@@ -103,7 +103,7 @@ class Tokenizer:
         """[V] bool: True where a piece begins a word ('▁…', specials, sentinels); for whole-word masking."""
         starts = np.ones(self.vocab_size, dtype=bool)
         for token in range(len(SPECIAL_PIECES), self.num_pieces):
-            starts[token] = self.sp.id_to_piece(token).startswith("▁") or self.sp.is_unused(token)
+            starts[token] = self.sp.id_to_piece(token).startswith("▁")
         return starts
 
 
