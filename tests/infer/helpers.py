@@ -28,6 +28,25 @@ PROMPTS = np.array([[3, 7, 1, 12, 5], [9, 4, 0, 0, 0], [14, 2, 8, 0, 0]], np.int
 LENGTHS = np.array([5, 2, 3], np.int32)
 
 
+WORDS = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "of", "a", "dog", "ran", "to",
+         "big", "red"]
+
+
+class WordTokenizer:
+    """A whitespace tokenizer over WORDS (VOCAB words) with the ids of the tokenizer protocol."""
+
+    pad_id, cls_id, sep_id, mask_id, bos_id, eos_id = 0, 1, 2, 3, 1, 2
+
+    def encode(self, text: str) -> list[int]:
+        return [WORDS.index(word) for word in text.split()]
+
+    def decode(self, ids) -> str:
+        return " ".join(WORDS[int(i)] for i in ids if int(i) != self.pad_id)
+
+    def id_to_piece(self, token: int) -> str:
+        return WORDS[token]
+
+
 @functools.cache
 def tiny_model(variant: str, vocab_size: int = VOCAB, seed: int = 0):
     """A 2-layer model, d_model 16, no dropout; init_std 0.3 so the next-token distributions are
@@ -38,6 +57,13 @@ def tiny_model(variant: str, vocab_size: int = VOCAB, seed: int = 0):
         position=position, scan_layers=scan, dropout_rate=0.0, init_std=0.3,
     )
     return build_model(cfg, seed=seed)
+
+
+def encoder_config() -> ModelConfig:
+    """A tiny BERT-layout encoder with a masked-LM head over WORDS."""
+    return ModelConfig(family="encoder", vocab_size=len(WORDS), d_model=16, num_heads=2, d_ff=32, num_layers=2,
+                       max_length=16, type_vocab_size=2, norm_position="post", embed_norm=True, final_norm=False,
+                       dropout_rate=0.0, mlm_head=True, init_std=0.3)
 
 
 def is_seq2seq(model) -> bool:

@@ -5,36 +5,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxlm.config import ModelConfig
 from jaxlm.errors import JaxlmError
 from jaxlm.infer.fill_mask import encode_masked, fill_mask, filled_text
 from jaxlm.models import build_model
-from tests.infer.helpers import tiny_model
-
-WORDS = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "of", "a", "dog"]
-
-
-class WordTokenizer:
-    """A whitespace tokenizer over WORDS with the special ids of the tokenizer protocol."""
-
-    pad_id, cls_id, sep_id, mask_id, bos_id, eos_id = 0, 1, 2, 3, 1, 2
-
-    def encode(self, text):
-        return [WORDS.index(word) for word in text.split()]
-
-    def decode(self, ids):
-        return " ".join(WORDS[i] for i in ids)
-
-    def id_to_piece(self, token):
-        return WORDS[token]
+from tests.infer.helpers import WORDS, WordTokenizer, encoder_config, tiny_model
 
 
 @pytest.fixture(scope="module")
 def encoder():
-    cfg = ModelConfig(family="encoder", vocab_size=len(WORDS), d_model=16, num_heads=2, d_ff=32, num_layers=2,
-                      max_length=16, type_vocab_size=2, norm_position="post", embed_norm=True, final_norm=False,
-                      dropout_rate=0.0, mlm_head=True, init_std=0.3)
-    return build_model(cfg, seed=0)
+    return build_model(encoder_config(), seed=0)
 
 
 def test_masks_are_placed_between_the_encoded_pieces():
