@@ -86,7 +86,7 @@ class Loader:
 
     def close(self) -> None:
         """Stop the prefetch thread."""
-        if self._thread is not None:
+        if getattr(self, "_thread", None) is not None:
             self._stop.set()
             while self._thread.is_alive():
                 with contextlib.suppress(queue.Empty):
