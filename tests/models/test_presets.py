@@ -47,10 +47,16 @@ def test_scanning_the_layers_keeps_the_parameter_count(abstract_model, name):
     assert count_params(abstract_model(name, "model.scan_layers=true")) == REFERENCE_COUNTS[name]
 
 
-def test_tied_embedding_is_one_parameter(abstract_model):
-    paths = [path for path, *_ in parameter_table(abstract_model("gpt2_small"))]
-    assert [p for p in paths if "vocab" in p or p.endswith("token.embedding")] == ["embedder.token.embedding"]
-    assert not any(p.startswith("lm_head") for p in paths)
+@pytest.mark.parametrize("name", ["gpt2_small", "t5_small", "bert_base"])
+def test_tied_output_projection_reuses_the_token_embedding(abstract_model, name):
+    vocab_sized = [path for path, shape, _, _ in parameter_table(abstract_model(name)) if len(shape) == 2
+                   and load_config(name).model.vocab_size in shape]
+    assert vocab_sized == ["embedder.token.embedding"]
+
+
+def test_untied_t5_v1_1_has_its_own_output_projection(abstract_model):
+    rows = {path: (shape, axes) for path, shape, _, axes in parameter_table(abstract_model("t5_v1_1_small"))}
+    assert rows["lm_head.projection.kernel"] == ((512, 32128), ("embed", "vocab"))
 
 
 @pytest.mark.parametrize("scan", [False, True])
