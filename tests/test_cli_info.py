@@ -10,10 +10,10 @@ from jaxlm.models import build_model, count_params
 def test_info_prints_the_parameter_tree_and_count(capsys):
     assert main(["info", "gpt2_tiny"]) == 0
     out = capsys.readouterr().out
-    expected = count_params(build_model(load_config("gpt2_tiny").model))
-    assert f"{expected:,} parameters" in out
+    cfg = load_config("gpt2_tiny").model
+    assert f"{count_params(build_model(cfg)):,} parameters" in out
     line = next(row for row in out.splitlines() if row.startswith("decoder.layers.0.self_attention.query.kernel"))
-    assert "(128, 128)" in line and "float32" in line and "('embed', 'heads')" in line
+    assert f"({cfg.d_model}, {cfg.d_model})" in line and "float32" in line and "('embed', 'heads')" in line
 
 
 def test_info_with_a_misspelled_override_exits_2_with_one_line(capsys):
