@@ -178,7 +178,7 @@ def hf_config_from_model(cfg: ModelConfig) -> tuple[str, str, dict[str, Any]]:
             hidden_dropout_prob=cfg.dropout_rate, attention_probs_dropout_prob=cfg.attention_dropout_rate,
             max_position_embeddings=cfg.max_length, type_vocab_size=cfg.type_vocab_size,
             initializer_range=cfg.init_std, layer_norm_eps=cfg.norm_eps, pad_token_id=cfg.pad_id,
-            num_labels=cfg.num_labels or 2,
+            num_labels=cfg.num_labels or 2, tie_word_embeddings=cfg.tie_embeddings,
         )
     if cfg.family == "decoder":
         _require(cfg, architecture, position="learned", norm="layernorm", norm_position="pre", embed_norm=False,

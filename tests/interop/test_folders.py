@@ -11,7 +11,7 @@ import torch
 
 from jaxlm.cli import main
 from jaxlm.config import Config
-from jaxlm.interop import load_hf_folder
+from jaxlm.interop import load_hf_folder, to_state_dict
 from jaxlm.interop.convert import torch_to_numpy
 from jaxlm.interop.layout import model_weights
 from jaxlm.models import build_model
@@ -56,6 +56,14 @@ def test_pytorch_bin_folder_loads(tmp_path):
     got = model(jnp.arange(2, 12)[None])["class_logits"]
     assert cfg.num_labels == 5
     assert helpers.relative_error(got, expected) <= helpers.TOLERANCE
+
+
+def test_sharded_safetensors_folder_loads(tmp_path):
+    hf = helpers.gpt2()
+    hf.save_pretrained(tmp_path, max_shard_size="20KB")
+    assert (tmp_path / "model.safetensors.index.json").is_file()
+    _, model = load_hf_folder(tmp_path)
+    assert_same_state(to_state_dict(model), torch_to_numpy(hf.state_dict()))
 
 
 def test_architecture_override_reads_a_pretraining_checkpoint_labelled_masked_lm(tmp_path):

@@ -25,6 +25,7 @@ HF_MODELS = {
 ODD = ["model.vocab_size=101", "model.d_model=30", "model.num_heads=3", "model.d_ff=37", "model.max_length=41"]
 JAXLM_CONFIGS = {
     "bert_pretraining": ("bert_tiny", ODD),
+    "bert_untied": ("bert_tiny", [*ODD, "model.tie_embeddings=false"]),
     "bert_classifier": ("bert_tiny", [*ODD, "model.mlm_head=false", "model.nsp_head=false", "model.num_labels=4"]),
     "gpt2": ("gpt2_tiny", ODD),
     "gpt2_untied": ("gpt2_tiny", [*ODD, "model.tie_embeddings=false"]),
