@@ -25,10 +25,12 @@ replayed from the start by skipping `batches` batches: exact, but slower.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -37,6 +39,15 @@ from jaxlm.errors import JaxlmError
 
 WINDOW_RECORDS = 64
 _END = object()
+_OPEN: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_loaders() -> None:
+    """Stop prefetch threads before the interpreter tears down (a daemon thread caught inside the
+    tokenizer's C++ code at exit aborts the process)."""
+    for loader in list(_OPEN):
+        loader.close()
 
 
 class Loader:
@@ -58,6 +69,7 @@ class Loader:
             split, process_index, process_count, prefetch
         )
         self._thread: threading.Thread | None = None
+        _OPEN.add(self)
         self.restore(state or self.initial_state())
 
     def initial_state(self) -> dict:

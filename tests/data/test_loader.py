@@ -145,3 +145,16 @@ def test_validation_rows_of_two_processes_make_up_the_single_process_batches(tex
     for batch, first, second in zip(whole, *halves, strict=True):
         for key in batch:
             np.testing.assert_array_equal(batch[key], np.concatenate([first[key], second[key]]))
+
+
+def test_a_script_that_never_closes_its_loader_exits_cleanly(tokenizer):
+    import subprocess
+    import sys
+
+    script = (
+        "from jaxlm.data import make_loader\n"
+        "from tests.data.conftest import make_config\n"
+        "loaders = [make_loader(make_config('mlm_nsp', seed=s), process_index=0, process_count=1) for s in range(4)]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-500:]
