@@ -158,3 +158,22 @@ def test_a_script_that_never_closes_its_loader_exits_cleanly(tokenizer):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-500:]
+
+
+def test_whole_word_masking_masks_every_piece_of_a_chosen_word(tokenizer):
+    cfg = make_config("mlm_nsp", seq_length=64, batch_size=16, whole_word_masking=True)
+    batch = next(make_loader(cfg, process_index=0, process_count=1, tokenizer=tokenizer))
+    starts = tokenizer.word_starts()
+    continued = 0
+    for inputs, positions, targets, weights in zip(batch["inputs"], batch["mlm_positions"], batch["mlm_targets"],
+                                                   batch["mlm_weights"], strict=True):
+        chosen = positions[weights > 0]
+        original = inputs.copy()
+        original[chosen] = targets[weights > 0]
+        masked = np.zeros(len(inputs), bool)
+        masked[chosen] = True
+        for p in range(1, int(np.sum(original > 0))):
+            if not starts[original[p]] and original[p - 1] not in (tokenizer.cls_id, tokenizer.sep_id):
+                assert masked[p] == masked[p - 1], "a word is masked whole or not at all"
+                continued += masked[p]
+    assert continued > 0, "some masked words have several pieces"
