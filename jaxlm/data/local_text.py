@@ -34,6 +34,7 @@ def _builder_class():
         """Local text documents: features {'text': Text}; splits train / validation."""
 
         VERSION = tfds.core.Version("1.0.0")
+        code_path = None  # no checksums file: nothing is downloaded
         files: tuple[pathlib.Path, ...] = ()
         one_per_file = True
         validation_fraction = 0.05
@@ -43,7 +44,10 @@ def _builder_class():
             return tfds.core.DatasetInfo(builder=self, features=features)
 
         def _split_generators(self, dl_manager):
-            return {split: self._generate_examples(split) for split in SPLITS}
+            count = sum(1 for _ in file_documents(list(self.files), self.one_per_file))
+            held_out = sum(is_validation(i, self.validation_fraction) for i in range(count))
+            sizes = {"train": count - held_out, "validation": held_out}
+            return {split: self._generate_examples(split) for split in SPLITS if sizes[split]}  # TFDS needs ≥ 1
 
         def _generate_examples(self, split):
             docs = file_documents(list(self.files), self.one_per_file)
@@ -57,7 +61,8 @@ def _builder_class():
 def prepare_local_text(
     files: list[pathlib.Path], one_per_file: bool, validation_fraction: float, cache_dir: pathlib.Path
 ) -> dict[str, Sequence]:
-    """Prepare (once) and open the local text as TFDS data sources: {split: records with a 'text' field}."""
+    """Prepare (once) and open the local text as TFDS data sources: {split: records with a 'text' field}
+    (an empty list for a split without documents)."""
     builder_class = _builder_class()
     builder_class.files = tuple(files)
     builder_class.one_per_file = one_per_file
@@ -65,4 +70,4 @@ def prepare_local_text(
     data_dir = cache_dir / "tfds" / source_hash(files, validation_fraction)
     builder = builder_class(data_dir=str(data_dir), file_format="array_record")
     builder.download_and_prepare()
-    return {split: builder.as_data_source(split) for split in SPLITS}
+    return {split: builder.as_data_source(split) if split in builder.info.splits else [] for split in SPLITS}

@@ -53,6 +53,15 @@ class MappedRecords(Sequence):
         return (self[i] for i in range(len(self)))
 
 
+def tfds_available() -> bool:
+    """Whether tensorflow_datasets can be imported (it is absent on some machines)."""
+    try:
+        import tensorflow_datasets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _split_in_memory(items: list, split: str, fraction: float) -> list:
     return [item for i, item in enumerate(items) if (split == "validation") == is_validation(i, fraction)]
 
@@ -84,12 +93,11 @@ def _parse_label(label: str, text: str) -> tuple[int, str]:
 def _local_documents(cfg: DataConfig, split: str) -> Sequence[str]:
     files = text_files(cfg.path)
     one_per_file = len(files) > 1
-    try:
-        from jaxlm.data.local_text import prepare_local_text
-
-        sources = prepare_local_text(files, one_per_file, cfg.validation_fraction, cache_dir())
-    except ImportError:
+    if not tfds_available():
         return _split_in_memory(list(file_documents(files, one_per_file)), split, cfg.validation_fraction)
+    from jaxlm.data.local_text import prepare_local_text
+
+    sources = prepare_local_text(files, one_per_file, cfg.validation_fraction, cache_dir())
     return MappedRecords(sources[split], lambda record: _decode(record["text"]))
 
 

@@ -23,8 +23,11 @@ def test_embedded_loader_runs_without_tfds(no_tfds, tokenizer):
 def test_local_text_falls_back_to_memory_with_the_same_split(no_tfds, text_folder):
     cfg = make_config(source="local", path=str(text_folder), validation_fraction=0.25)
     in_memory = {split: sorted(open_records(cfg.data, split)) for split in ("train", "validation")}
+    assert isinstance(open_records(cfg.data, "train"), list)
     sys.modules.pop("tensorflow_datasets")
-    through_tfds = {split: sorted(open_records(cfg.data, split)) for split in ("train", "validation")}
+    from_tfds = {split: open_records(cfg.data, split) for split in ("train", "validation")}
+    assert not isinstance(from_tfds["train"], list), "read through the TFDS data source"
+    through_tfds = {split: sorted(records) for split, records in from_tfds.items()}
     assert in_memory == through_tfds and len(in_memory["validation"]) > 0
     assert np.all([doc.startswith("Document") for doc in in_memory["train"]])
 
