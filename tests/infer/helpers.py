@@ -21,6 +21,7 @@ VARIANTS = {
     "decoder_scanned": ("decoder", "rotary", True),
     "enc_dec": ("encoder_decoder", "relative", False),
     "enc_dec_scanned": ("encoder_decoder", "relative", True),
+    "decoder_relative": ("decoder", "relative", False),
 }
 
 # Right-padded prompts of different lengths (0 = pad).
