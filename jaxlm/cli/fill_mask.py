@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 
-from jaxlm.cli import add_config_arguments
+from jaxlm.cli.generate import add_model_arguments
 
 HELP = "predict the tokens behind each [MASK] in a text with a trained encoder (masked-LM head)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument("--text", action="append", required=True, help="text with [MASK]s; repeat for more texts")
     parser.add_argument("--top-k", type=int, default=5, help="predictions shown per [MASK]")
-    parser.add_argument("--workdir", default="", help="run directory (default: the config's, else runs/<name>)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,31 +15,42 @@ from __future__ import annotations
 import argparse
 import pathlib
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from jaxlm.cli import add_config_arguments
+if TYPE_CHECKING:
+    from jaxlm.config import Config
+    from jaxlm.models import Model
 
 HELP = "continue text prompts with a trained decoder or encoder-decoder (sampling or beam search)"
 
 SENTINEL = re.compile(r"<extra_id_(\d+)>")
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """CONFIG_OR_CKPT [key=value ...] and --workdir: where a trained model is found."""
+    parser.add_argument("config", metavar="CONFIG_OR_CKPT",
+                        help="a config (preset name or YAML) whose run has checkpoints, a run workdir, "
+                        "or a model-only checkpoint folder (config.yaml + params/)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="override config keys")
+    parser.add_argument("--workdir", default="", help="run directory (default: the config's, else runs/<name>)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument("--prompt", action="append", required=True, help="prompt text; repeat for a batch")
     parser.add_argument("--max-new-tokens", type=int, default=32, help="tokens to generate per prompt")
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="softmax temperature; 0 = greedy (the default, unless --top-k/--top-p ask to sample: 1)")
     parser.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0 = off)")
     parser.add_argument("--top-p", type=float, default=1.0, help="sample within the nucleus of mass p (1 = off)")
     parser.add_argument("--beams", type=int, default=1,
                         help="beam search with this many beams (> 1; the sampling options are then unused)")
     parser.add_argument("--alpha", type=float, default=0.6, help="beam search length penalty exponent")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed for sampling")
-    parser.add_argument("--workdir", default="", help="run directory (default: the config's, else runs/<name>)")
 
 
-def load_trained_model(target: str, overrides: list[str], workdir: str = ""):
+def load_trained_model(target: str, overrides: list[str], workdir: str = "") -> tuple[Config, Model]:
     """(config, model) from a model-only checkpoint folder, a run workdir, or a config whose run
     has checkpoints (newest good one). Raises JaxlmError when no trained weights are found."""
     from jaxlm.config import CheckpointConfig, config_from_dict, load_config
@@ -94,7 +105,7 @@ def encode_prompt(tokenizer, text: str, family: str, objective: str) -> list[int
     return [*ids, tokenizer.eos_id]
 
 
-def decode_new(tokenizer, ids: np.ndarray) -> str:
+def decode_new(tokenizer, ids: Sequence[int]) -> str:
     """The text of generated ids, up to (not including) the first EOS."""
     ids = [int(t) for t in ids]
     if tokenizer.eos_id in ids:
@@ -104,6 +115,7 @@ def decode_new(tokenizer, ids: np.ndarray) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import jax
+    import numpy as np
 
     from jaxlm.data import load_tokenizer
     from jaxlm.errors import JaxlmError
@@ -111,7 +123,10 @@ def run(args: argparse.Namespace) -> int:
     from jaxlm.infer.generate import check_generative, generate
     from jaxlm.infer.sampling import SamplingConfig
 
-    SamplingConfig(args.temperature, args.top_k, args.top_p)  # reject bad settings before loading
+    temperature = args.temperature
+    if temperature is None:
+        temperature = 1.0 if args.top_k or args.top_p < 1.0 else 0.0
+    SamplingConfig(temperature, args.top_k, args.top_p)  # reject bad settings before loading
     if args.max_new_tokens < 1 or args.beams < 1:
         raise JaxlmError(f"--max-new-tokens={args.max_new_tokens} and --beams={args.beams} must be >= 1")
     cfg, model = load_trained_model(args.config, list(args.overrides), args.workdir)
@@ -133,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  [{score:8.3f}] {decode_new(tokenizer, ids)}")
         return 0
     new = generate(
-        model, tokens, lengths, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+        model, tokens, lengths, max_new_tokens=args.max_new_tokens, temperature=temperature,
         top_k=args.top_k, top_p=args.top_p, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
         rng=jax.random.key(args.seed),
     )

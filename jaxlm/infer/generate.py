@@ -66,9 +66,11 @@ def generate(
 
     prompt_tokens [b, L] int32, right-padded; prompt_lengths [b] (default: all L; ≥ 1 for the
     decoder family). For an encoder–decoder model the prompt is the encoder input and decoding
-    starts from `decoder_start_id` (default: the pad id, as in T5). temperature 0 is greedy;
-    see `sampling.SamplingConfig` for top_k / top_p. A row stops after emitting `eos_id` (None:
-    never). rng: a PRNG key (default key 0); the same key gives the same tokens.
+    starts from `decoder_start_id` (default: the pad id, as in T5). temperature 0 is greedy
+    (top_k / top_p then unused); see `sampling.SamplingConfig`. A row stops after emitting
+    `eos_id` (None: never). rng: a PRNG key (default key 0); the same key and batch give the same
+    tokens (step i draws with fold_in(rng, i) for the whole batch, so a sampled row also depends
+    on the rows beside it; greedy rows do not).
 
     Returns the new tokens [b, max_new_tokens] int32: the EOS included, `pad_id` (default the
     model's) after it.
