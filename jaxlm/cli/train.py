@@ -14,10 +14,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--workdir", default="", help="run directory (default: the config's, else runs/<name>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    parser.add_argument("--coordinator", default=None,
+                        help="multi-process: host:port of process 0, or 'auto' on TPU pods/SLURM "
+                             "(default: $JAX_COORDINATOR_ADDRESS; see docs/parallel.md)")
+    parser.add_argument("--num-processes", type=int, default=None, help="multi-process: number of processes")
+    parser.add_argument("--process-id", type=int, default=None, help="multi-process: this process's index")
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    from jaxlm.parallel import initialize_distributed
+
+    initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     from jaxlm.config import load_config
     from jaxlm.models import count_params
     from jaxlm.train.examples import print_examples
