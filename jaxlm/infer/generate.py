@@ -33,11 +33,14 @@ from jaxlm.models import DecoderModel, EncoderDecoderModel
 
 
 def prompt_lengths_or_full(prompt_tokens: jax.Array, prompt_lengths: jax.Array | None) -> jax.Array:
-    """The lengths [b] as int32; every row full when not given."""
+    """The lengths [b] as int32 (every row full when not given), checked to lie in [1, L]."""
     batch, length = np.shape(prompt_tokens)
     if prompt_lengths is None:
         return jnp.full((batch,), length, jnp.int32)
-    return jnp.asarray(prompt_lengths, jnp.int32)
+    lengths = np.asarray(prompt_lengths)
+    if lengths.shape != (batch,) or lengths.min() < 1 or lengths.max() > length:
+        raise JaxlmError(f"prompt_lengths {lengths.tolist()} must give one length in [1, {length}] per prompt row")
+    return jnp.asarray(lengths, jnp.int32)
 
 
 def check_generative(model: nnx.Module) -> None:

@@ -5,6 +5,7 @@ import jax
 import numpy as np
 import pytest
 
+from jaxlm.errors import JaxlmError
 from jaxlm.infer.generate import generate
 from tests.infer.helpers import LENGTHS, PROMPTS, naive_greedy, tiny_model
 
@@ -71,3 +72,9 @@ def test_sampling_with_the_same_key_is_reproducible_and_keys_matter():
     first = draw(0)
     np.testing.assert_array_equal(first, draw(0))
     assert any(not np.array_equal(first, draw(seed)) for seed in (1, 2))
+
+
+@pytest.mark.parametrize("lengths", [[5, 0, 3], [5, 6, 3], [5, 2]])
+def test_prompt_lengths_outside_the_prompt_are_rejected(lengths):
+    with pytest.raises(JaxlmError, match="prompt_lengths"):
+        generate(tiny_model("decoder"), PROMPTS, np.array(lengths), max_new_tokens=2)
