@@ -6,8 +6,9 @@
 
 Ragged prompts (decoder family). The cache has one write index for the whole batch, so every
 row's next token must go to the same slot. Prompts arrive right-padded with their lengths n_b;
-`left_align` shifts each row right so that its tokens end at slot L − 1 (pads first, with
-segment 0, which masks them out as keys), and gives the real tokens positions 0 … n_b − 1. Every
+`left_pad` shifts each row right so that its tokens end at slot L − 1 (the pads move to the
+front, with segment 0, which masks them out as keys), and gives the real tokens positions
+0 … n_b − 1 (per-row positions, not slots). Every
 row then writes its next token at slot L with its own position n_b. The distance between two real
 tokens' slots equals the distance between their positions, so relative position biases (computed
 from slots, T5) see the same distances as an unpadded row: a batch decodes exactly as its rows
@@ -43,7 +44,7 @@ class DecodeState(NamedTuple):
     encoder_segments: jax.Array | None = None
 
 
-def left_align(tokens: jax.Array, lengths: jax.Array, pad_id: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+def left_pad(tokens: jax.Array, lengths: jax.Array, pad_id: int) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Right-padded tokens [b, L] with lengths [b] → (tokens, segments, positions), each [b, L],
     with row b's tokens moved to slots L − n_b … L − 1, segment 1 and positions 0 … n_b − 1
     there; pads (segment 0, position 0) before them."""
@@ -51,8 +52,8 @@ def left_align(tokens: jax.Array, lengths: jax.Array, pad_id: int) -> tuple[jax.
     source = jnp.arange(length)[None, :] - (length - lengths)[:, None]  # [b, L]: slot → prompt index
     real = source >= 0
     source = jnp.maximum(source, 0)
-    aligned = jnp.where(real, jnp.take_along_axis(tokens, source, axis=1), pad_id)
-    return aligned.astype(jnp.int32), real.astype(jnp.int32), source.astype(jnp.int32)
+    padded = jnp.where(real, jnp.take_along_axis(tokens, source, axis=1), pad_id)
+    return padded.astype(jnp.int32), real.astype(jnp.int32), source.astype(jnp.int32)
 
 
 def _check_length(model: GenerativeModel, needed: int, what: str) -> None:
@@ -83,7 +84,7 @@ def prefill(
                             encoded, segments)
         return step(model, jnp.full((batch,), decoder_start_id, jnp.int32), state)
     _check_length(model, length + max_new_tokens, "prompt length + max_new_tokens")
-    tokens, segments, positions = left_align(prompt, lengths, model.config.pad_id)
+    tokens, segments, positions = left_pad(prompt, lengths, model.config.pad_id)
     cache = model.init_cache(batch, length + max_new_tokens)
     out = model(tokens, segments=segments, positions=positions, cache=cache)
     return out["logits"][:, -1], DecodeState(out["cache"], lengths.astype(jnp.int32))

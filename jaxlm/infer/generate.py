@@ -13,7 +13,7 @@ The model is split once per call into a graph definition (static) and a state py
 `nnx.merge` rebuilds it inside the jitted function, so jit caches the compiled loop per graph
 definition, shapes and settings. The model state also rides in the loop carry (unchanged) and
 the body merges its own copy: NNX refuses to lift variables traced outside a `lax` loop into an
-`nnx.scan` (scanned layers) inside it. Ragged prompts are left-aligned (see `decoding.py`), so a
+`nnx.scan` (scanned layers) inside it. Ragged prompts are left-padded (see `decoding.py`), so a
 batch generates exactly what each of its rows would alone.
 """
 

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jaxlm.infer.decoding import DecodeState, left_align, prefill, select_rows, step
+from jaxlm.infer.decoding import DecodeState, left_pad, prefill, select_rows, step
 from jaxlm.nn.attention import KVCache
 from tests.infer.helpers import LENGTHS, PROMPTS, VOCAB, full_logits, tiny_model
 
 STEPS = 4
 
 
-def test_left_align_moves_each_prompt_to_the_end_with_positions_from_zero():
-    tokens, segments, positions = left_align(jnp.asarray(PROMPTS), jnp.asarray(LENGTHS), pad_id=0)
+def test_left_pad_moves_each_prompt_to_the_end_with_positions_from_zero():
+    tokens, segments, positions = left_pad(jnp.asarray(PROMPTS), jnp.asarray(LENGTHS), pad_id=0)
     np.testing.assert_array_equal(tokens, [[3, 7, 1, 12, 5], [0, 0, 0, 9, 4], [0, 0, 14, 2, 8]])
     np.testing.assert_array_equal(segments, [[1, 1, 1, 1, 1], [0, 0, 0, 1, 1], [0, 0, 1, 1, 1]])
     np.testing.assert_array_equal(positions, [[0, 1, 2, 3, 4], [0, 0, 0, 0, 1], [0, 0, 0, 1, 2]])
