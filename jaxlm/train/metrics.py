@@ -2,7 +2,8 @@
 
 Every logged step becomes one JSON object per line, e.g.
 `{"step": 50, "split": "train", "loss": 6.1, "tokens_per_s": 9100.0, ...}`; eval rows carry
-`"split": "eval"`. TensorBoard scalars are named `<split>/<metric>`.
+`"split": "eval"`. TensorBoard scalars are named `<split>/<metric>`. In a multi-process run
+only process 0 writes (every process computes the same global metrics).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import pathlib
 from collections.abc import Callable, Mapping
 
+import jax
 import numpy as np
 
 # Shown on the console, in this order, when present.
@@ -52,15 +54,18 @@ class MetricsWriter:
         self.workdir = pathlib.Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.console = console
-        self.jsonl = (self.workdir / "metrics.jsonl").open("a")
+        self.primary = jax.process_index() == 0
+        self.jsonl = (self.workdir / "metrics.jsonl").open("a") if self.primary else None
         self.tensorboard = None
-        if tensorboard:
+        if tensorboard and self.primary:
             from tensorboardX import SummaryWriter
 
             self.tensorboard = SummaryWriter(str(self.workdir / "tensorboard"))
 
     def write(self, step: int, metrics: Mapping[str, object], split: str = "train") -> None:
-        """Log `metrics` (scalars) of `split` at `step` to all sinks."""
+        """Log `metrics` (scalars) of `split` at `step` to all sinks (process 0 only)."""
+        if not self.primary:
+            return
         row = {"step": step, "split": split, **{k: _plain(v) for k, v in metrics.items()}}
         self.jsonl.write(json.dumps(row) + "\n")
         self.jsonl.flush()
@@ -72,6 +77,7 @@ class MetricsWriter:
         self.console(f"{split} step {step}: {format_metrics(metrics)}")
 
     def close(self) -> None:
-        self.jsonl.close()
+        if self.jsonl is not None:
+            self.jsonl.close()
         if self.tensorboard is not None:
             self.tensorboard.close()
