@@ -25,18 +25,13 @@ PROMPTS = (
 )
 
 
-def _top_masked(model: nnx.Module, tokenizer: object, text: str, k: int = 3) -> list[str]:
-    """The k most likely pieces at the first [MASK] of `text`."""
-    ids = np.concatenate([[tokenizer.cls_id], tokenizer.encode(text), [tokenizer.sep_id]]).astype(np.int32)
-    where = int(np.flatnonzero(ids == tokenizer.mask_id)[0])
-    logits = model(ids[None], token_types=np.zeros_like(ids)[None], mlm_positions=np.array([[where]], np.int32))
-    best = np.argsort(-np.asarray(logits["mlm_logits"][0, 0]))[:k]
-    return [tokenizer.decode([int(t)]) for t in best]
-
-
 def _fill_mask(model: nnx.Module, tokenizer: object, count: int, console: Callable[[str], None]) -> None:
+    from jaxlm.infer.fill_mask import fill_mask
+
     for text in MASKED_PROMPTS[:count]:
-        console(f"  {text}  →  {' | '.join(_top_masked(model, tokenizer, text))}")
+        (candidates,) = fill_mask(model, tokenizer, text, top_k=3)
+        shown = " | ".join(f"{c.text or c.piece!r} {c.probability:.2f}" for c in candidates)
+        console(f"  {text}  →  {shown}")
 
 
 def _generate(cfg: Config, model: nnx.Module, tokenizer: object, count: int, console: Callable[[str], None]) -> None:
