@@ -133,3 +133,18 @@ def test_constrain_pins_activations_inside_use_mesh():
         y = jax.jit(lambda x: parallel.constrain(x * 2, ("batch", "length", "mlp")))(jnp.ones((8, 4, 64)))
     assert y.sharding.spec == P(("data", "fsdp"), None, "tensor")
     assert {s.data.shape for s in y.addressable_shards} == {(2, 4, 32)}
+
+
+def test_scanned_rematerialised_stack_shards_its_layers_and_matches_one_device():
+    cfg = tiny_config("decoder", "fsdp_tp", ["model.num_layers=2", "model.scan_layers=true", "model.remat=full"])
+    mesh, rules = parallel.make_mesh(cfg.parallel), parallel.rules_for("fsdp_tp")
+    model = parallel.create_sharded_model(cfg.model, mesh, rules, seed=0)
+    kernel = model.decoder.layers.feed_forward.wi_0.kernel[...]
+    assert kernel.sharding.spec == P(None, "fsdp", "tensor")  # the stacked 'layers' axis stays whole
+    assert {s.data.shape for s in kernel.addressable_shards} == {(2, 32, 64)}
+    ids = np.random.default_rng(0).integers(1, 256, (8, 16)).astype(np.int32)
+    with parallel.use_mesh(mesh, rules):
+        logits = nnx.jit(lambda m, x: m(x)["logits"])(model, parallel.shard_batch({"x": ids}, mesh)["x"])
+    assert logits.sharding.spec[0] == ("data", "fsdp")
+    expected = build_model(cfg.model, seed=0)(ids)["logits"]
+    np.testing.assert_allclose(np.asarray(logits), np.asarray(expected), rtol=1e-5, atol=1e-5)
