@@ -29,6 +29,7 @@ from jaxlm.data import load_tokenizer, make_loader
 from jaxlm.errors import JaxlmError
 from jaxlm.train import flops
 from jaxlm.train.checkpoint import Checkpointer
+from jaxlm.train.init_from import load_matching_params
 from jaxlm.train.metrics import MetricsWriter
 from jaxlm.train.optimizer import learning_rate_schedule
 from jaxlm.train.session import Session, build_session
@@ -141,7 +142,7 @@ def train(
     workdir = workdir_for(cfg)
     workdir.mkdir(parents=True, exist_ok=True)
     checkpoints = Checkpointer(workdir / "checkpoints", cfg.checkpoint)
-    session = build_session(cfg, load_params=_init_from(cfg))
+    session = build_session(cfg, load_params=_init_from(cfg, console))
     tokenizer = load_tokenizer(cfg)
     batches = make_loader(cfg, "train", tokenizer=tokenizer)
     restored = checkpoints.restore(session.abstract_state())
@@ -214,7 +215,7 @@ def train(
     return TrainResult(session.step, losses, eval_metrics, workdir, stopped_by, session)
 
 
-def _init_from(cfg: Config) -> Callable | None:
+def _init_from(cfg: Config, console: Callable[[str], None]) -> Callable | None:
     """A `load_params(model)` hook for `train.init_from` (a model-only checkpoint directory)."""
     if not cfg.train.init_from:
         return None
@@ -223,9 +224,8 @@ def _init_from(cfg: Config) -> Callable | None:
         raise JaxlmError(f"train.init_from: '{directory}' is not a directory; give a model-only checkpoint")
 
     def load(model: Any) -> None:
-        from jaxlm.train.params_io import restore_params_into
-
-        restore_params_into(directory, model)
+        fresh, dropped = load_matching_params(directory, model)
+        console(f"initialised from {directory}; fresh: {', '.join(fresh) or 'none'}; "
+                f"unused from the checkpoint: {', '.join(dropped) or 'none'}")
 
     return load
-
