@@ -53,7 +53,7 @@ def create_sharded_model(model_cfg: ModelConfig, mesh: Mesh, rules: Rules, seed:
     The state is produced by a jitted initialiser whose out_shardings come from the rule table,
     so no device ever holds the full model; the values equal the unsharded `build_model`'s.
     """
-    from jaxlm.models import build_model
+    from jaxlm.models import build_model  # here, not at the top: models → nn.stack → parallel.constraints
 
     abstract = nnx.eval_shape(lambda: build_model(model_cfg, seed=seed))
     graphdef, abstract_state = nnx.split(abstract)
