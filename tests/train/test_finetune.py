@@ -39,7 +39,7 @@ def test_classifier_fine_tunes_from_a_pretrained_encoder(tmp_path):
         *ENCODER, "model.num_labels=2", "model.mlm_head=false", "model.nsp_head=false",
         "data.objective=classification", "data.source=local", f"data.path={data}", "data.seq_length=16",
         "data.batch_size=16", "data.validation_fraction=0.2", f"data.tokenizer_path={tokenizer.path}",
-        "train.steps=60", "train.learning_rate=3e-3", "train.warmup_steps=5", "train.eval_batches=4",
+        "train.steps=40", "train.learning_rate=3e-3", "train.warmup_steps=5", "train.eval_batches=4",
         "train.log_every=20", "train.examples=0", f"train.init_from={tmp_path / 'pretrained'}",
         f"workdir={tmp_path / 'run'}",
     ]
