@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import jaxlm.train.session as session_module
+from jaxlm.cli import main
 from jaxlm.config import load_config
 from jaxlm.objectives import get_objective
 from jaxlm.train.checkpoint import Checkpointer
@@ -51,6 +52,14 @@ def test_resume_is_bit_identical(tmp_path):
     second = train(resumed_cfg, progress=False, console=lambda _: None)
     assert sorted(second.losses) == list(range(7, 13))
     assert {**first.losses, **second.losses} == straight.losses
+
+
+def test_eval_command_reads_the_newest_checkpoint(tmp_path, capsys):
+    overrides = [*SMALL, "train.steps=2", "train.eval_batches=0", f"workdir={tmp_path}"]
+    train(load_config("gpt2_tiny", overrides), progress=False, console=lambda _: None)
+    assert main(["eval", "gpt2_tiny", *overrides, "--batches", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "step 2, validation" in out and "loss" in out
 
 
 def test_sigterm_saves_a_checkpoint_and_returns(tmp_path):
