@@ -53,3 +53,10 @@ def test_dropout_is_a_function_of_the_step():
     _, first = _run(cfg, batch, 1)
     _, again = _run(cfg, batch, 1)
     assert float(first["loss"]) == float(again["loss"])
+
+
+def test_bfloat16_compute_keeps_float32_params_and_loss():
+    cfg = tiny_config("gpt2_tiny", "model.dtype=bfloat16")
+    state, metrics = _run(cfg, random_lm_batch(4, 8, 64), 1)
+    assert metrics["loss"].dtype == jnp.float32 and np.isfinite(float(metrics["loss"]))
+    assert {leaf.dtype for leaf in jax.tree.leaves(state["params"])} == {jnp.dtype("float32")}
