@@ -69,9 +69,10 @@ class TrainConfig:
 class CheckpointConfig:
     """Orbax checkpoints under `workdir/checkpoints/<step>/`.
 
-    every: save every N steps (0: only at the end); a save also happens at the end and on
-    SIGTERM/SIGINT. keep: the newest K are kept, plus the best one by eval `metric` (lower is
-    better with mode 'min'); metric '' keeps only the newest K.
+    every: save every N steps (0: only at the end); a save also happens after each periodic eval
+    (`train.eval_every`), at the end and on SIGTERM/SIGINT.
+    keep: the newest K are kept, plus the best one by eval `metric` (lower is better with mode
+    'min'); metric '' keeps only the newest K.
     """
 
     every: int = 0

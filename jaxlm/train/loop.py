@@ -156,7 +156,8 @@ def train(
     stopped_by = ""
 
     def save(metrics: dict | None = None) -> None:
-        checkpoints.save(session.step, session.state, batches.state(), cfg.to_dict(), metrics)
+        if session.step not in checkpoints.steps():
+            checkpoints.save(session.step, session.state, batches.state(), cfg.to_dict(), metrics)
 
     def run_eval() -> dict[str, float]:
         metrics = evaluate_split(session, cfg, "validation", cfg.train.eval_batches, tokenizer)
@@ -190,11 +191,13 @@ def train(
                     now = time.perf_counter()
                     writer.write(step, _window_metrics(cfg, window, now - window_start, step_flops, tokens))
                     window, window_start = [], now
+                paused = time.perf_counter()  # eval and checkpoint time stays out of the step time
                 if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < total:
                     eval_metrics = run_eval()
                     save(eval_metrics)
                 elif cfg.checkpoint.every and step % cfg.checkpoint.every == 0:
                     save()
+                window_start += time.perf_counter() - paused
                 if signals.received:
                     stopped_by = signals.received
                 elif stop_at is not None and step >= stop_at:
@@ -205,8 +208,7 @@ def train(
             console(f"stopped by {stopped_by} after step {session.step}; checkpoint saved in {checkpoints.directory}")
         else:
             eval_metrics = run_eval() if cfg.train.eval_batches else {}
-            if session.step not in checkpoints.steps():
-                save(eval_metrics)
+            save(eval_metrics)
     finally:
         bar.close()
         batches.close()
