@@ -58,9 +58,12 @@ class MetricsWriter:
         self.jsonl = (self.workdir / "metrics.jsonl").open("a") if self.primary else None
         self.tensorboard = None
         if tensorboard and self.primary:
-            from tensorboardX import SummaryWriter
-
-            self.tensorboard = SummaryWriter(str(self.workdir / "tensorboard"))
+            try:
+                from tensorboardX import SummaryWriter
+            except ImportError:
+                console("tensorboardX is not installed: no TensorBoard events (pip install tensorboardX)")
+            else:
+                self.tensorboard = SummaryWriter(str(self.workdir / "tensorboard"))
 
     def write(self, step: int, metrics: Mapping[str, object], split: str = "train") -> None:
         """Log `metrics` (scalars) of `split` at `step` to all sinks (process 0 only)."""
