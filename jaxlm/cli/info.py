@@ -22,6 +22,6 @@ def run(args: argparse.Namespace) -> int:
     rows = parameter_table(model)
     width = max(len(path) for path, *_ in rows)
     for path, shape, dtype, axes in rows:
-        print(f"{path:<{width}}  {str(shape):<18} {dtype:<9} {axes}")
+        print(f"{path:<{width}}  {shape!s:<18} {dtype:<9} {axes}")
     print(f"{cfg.name}: {cfg.model.family}, {count_params(model):,} parameters")
     return 0
