@@ -42,7 +42,12 @@ class Config:
     parallel: ParallelConfig = dataclasses.field(default_factory=ParallelConfig)
 
     def validate(self, prefix: str = "") -> None:
-        return None
+        longest = max(self.data.seq_length, self.data.target_length)
+        require(
+            self.model.position != "learned" or longest <= self.model.max_length, "data.seq_length",
+            f"{longest} tokens exceed the learned position table (model.max_length={self.model.max_length}); "
+            "shorten data.seq_length/target_length or raise model.max_length",
+        )
 
     def to_dict(self) -> dict:
         return to_dict(self)
