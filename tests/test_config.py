@@ -107,9 +107,3 @@ def test_missing_required_key_is_named(tmp_path):
     path.write_text("model: {family: decoder, vocab_size: 8, d_model: 8, num_heads: 2, num_layers: 1}\n")
     with pytest.raises(ConfigError, match=r"missing key 'model.d_ff'"):
         load_config(str(path))
-
-
-def test_sequence_longer_than_learned_position_table_is_rejected():
-    with pytest.raises(ConfigError, match=r"data\.seq_length.*model\.max_length=128"):
-        load_config("gpt2_tiny", ["data.seq_length=200"])
-    assert load_config("t5_tiny", ["data.seq_length=200"]).data.seq_length == 200  # relative positions: no table
