@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 
-from jaxlm.config import Config, DataConfig
+from jaxlm.config import Config, ConfigError, DataConfig
 from jaxlm.data.embedded import corpus_fingerprint
 from jaxlm.data.loader import Loader
 from jaxlm.data.sources import cache_dir, open_records
@@ -78,6 +78,12 @@ def make_loader(
         raise JaxlmError(
             f"data.batch_size: {cfg.data.batch_size} rows do not split over {process_count} processes; "
             "use a multiple of the process count"
+        )
+    longest = max(cfg.data.seq_length, cfg.data.target_length)
+    if cfg.model.position == "learned" and longest > cfg.model.max_length:
+        raise ConfigError(
+            f"data.seq_length: {longest} tokens exceed the learned position table "
+            f"(model.max_length={cfg.model.max_length}); shorten the sequences or raise model.max_length"
         )
     tokenizer = tokenizer or load_tokenizer(cfg)
     loader = Loader(

@@ -69,3 +69,12 @@ def test_sequence_too_short_for_bert_pair_is_a_config_error():
 def test_unknown_data_key_is_a_config_error():
     with pytest.raises(ConfigError, match=r"unknown key 'data.sead'; did you mean 'seed'"):
         make_config(sead=1)
+
+
+def test_sequences_longer_than_the_learned_position_table_are_refused_by_the_loader():
+    from jaxlm.config import load_config
+    from jaxlm.data import make_loader
+
+    cfg = load_config("gpt2_tiny", ["data.seq_length=200"])
+    with pytest.raises(ConfigError, match=r"data.seq_length: 200 tokens exceed .*model.max_length=128"):
+        make_loader(cfg, process_index=0, process_count=1)
