@@ -8,6 +8,7 @@ A preset may be named by path or by bare name (`bert_tiny`), looked up in the re
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import pathlib
 from collections.abc import Sequence
@@ -41,14 +42,8 @@ class Config:
     checkpoint: CheckpointConfig = dataclasses.field(default_factory=CheckpointConfig)
     parallel: ParallelConfig = dataclasses.field(default_factory=ParallelConfig)
 
-    def validate(self, prefix: str = "") -> None:
-        return None
-
     def to_dict(self) -> dict:
         return to_dict(self)
-
-    def replace(self, **sections: Any) -> Config:
-        return dataclasses.replace(self, **sections)
 
 
 def preset_names() -> list[str]:
@@ -80,8 +75,6 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
 
 def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
     """Return a copy of nested dict `data` with dotted `key=value` overrides applied."""
-    import copy
-
     data = copy.deepcopy(data)
     for text in overrides:
         keys, value = _parse_override(text)
