@@ -27,7 +27,7 @@ class DataConfig:
     validation_fraction: share of documents a local/embedded source holds out for 'validation'.
     masked_lm_prob, max_predictions (0: round(seq_length * masked_lm_prob)), short_seq_prob,
     whole_word_masking: the BERT recipe. noise_density, mean_noise_span_length: T5 span corruption.
-    prefetch: batches prepared ahead by the loader's background thread.
+    prefetch: batches prepared ahead by the loader's background thread (grain's thread prefetch).
     """
 
     source: Literal["embedded", "local", "tfds"] = "embedded"
