@@ -13,7 +13,10 @@
       .to_iter_dataset(READ_THREADS)        records read and turned into items by worker threads
       → filter(None) → examples.from_stream   this process's items in order → example rows
       .batch(data.batch_size // P)
-      → ThreadPrefetchIterDataset           `data.prefetch` batches prepared in a background thread
+      → ThreadPrefetchIterDataset           `data.prefetch` batches prepared in a background thread,
+        or .mp_prefetch(data.workers)       or by that many worker processes, each building whole
+                                            batches from every workers-th item of this process's
+                                            share (round robin; so the batches depend on `workers`)
 
 'validation', one pass: every process builds the same stream (records in order, no shuffle) and
 cuts it into global batches of batch_size · P rows, of which process p keeps rows
@@ -27,8 +30,9 @@ An objective enters through `Examples`: `from_record((index, record), rng)` give
 None when the record gives nothing); `from_stream(items)` turns this process's items into example
 rows (flatten, pack, concatenate-then-split). Every stage is a grain dataset whose iterator has a
 state, so the loader's state is grain's (a few integers per stage) plus the number of batches and
-the process it belongs to. A 'train' state of another process (or process count) cannot carry
-this process's position, so it is replayed from the start by skipping `batches` batches.
+the process (and number of workers) it belongs to. A 'train' state of another process, process
+count or number of workers cannot carry this process's position, so it is replayed from the start
+by skipping `batches` batches.
 """
 
 from __future__ import annotations
@@ -111,14 +115,27 @@ def _examples(stream: grain.MapDataset, examples: Examples, records: int) -> gra
     return examples.from_stream(items.filter(_SkipNothing(records)))
 
 
+def _in_worker_processes(batches: grain.IterDataset, workers: int, prefetch: int) -> grain.IterDataset:
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():  # grain's mp_prefetch reads an absl flag, which raises while unparsed
+        flags.FLAGS.mark_as_parsed()
+    # Batches come back pickled rather than in shared memory, so they are plain arrays the caller may keep.
+    options = grain.experimental.DatasetOptions(min_shm_size=1 << 62)
+    batches = grain.experimental.WithOptionsIterDataset(batches, options)
+    return batches.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=prefetch))
+
+
 def train_batches(
     records: Sequence, examples: Examples, *, batch_size: int, seed: int, process_index: int, process_count: int,
-    prefetch: int,
+    prefetch: int, workers: int = 0,
 ) -> grain.IterDataset:
     """This process's endless batches of `batch_size` rows (see the module docstring)."""
     stream = grain.MapDataset.source(records).map_with_index(_Number(len(records))).seed(seed).shuffle().repeat()
     shard = stream.random_map(examples.from_record)[process_index::process_count]
     batches = _examples(shard, examples, len(records)).batch(batch_size)
+    if workers:
+        return _in_worker_processes(batches, workers, prefetch)
     return grain.experimental.ThreadPrefetchIterDataset(batches, prefetch_buffer_size=prefetch)
 
 
@@ -162,20 +179,20 @@ class Loader:
 
     def __init__(
         self, batches: grain.IterDataset, *, split: str, process_index: int = 0, process_count: int = 1,
-        state: dict | None = None, tokenizer: Any = None,
+        workers: int = 0, state: dict | None = None, tokenizer: Any = None,
     ):
         if not 0 <= process_index < process_count:
             raise JaxlmError(f"process_index {process_index} is not in [0, {process_count})")
         self.batches, self.split, self.tokenizer = batches, split, tokenizer
-        self.process_index, self.process_count = process_index, process_count
+        self.process_index, self.process_count, self.workers = process_index, process_count, workers
         self._iterator: Any = None
         _OPEN.add(self)
         self.restore(state or {"grain": None, "batches": 0})
 
     def state(self) -> dict:
         """Position after the last batch returned by `next` (JSON-serialisable)."""
-        return {"grain": self._iterator.get_state(), "batches": self._count,
-                "process_index": self.process_index, "process_count": self.process_count}
+        return {"grain": self._iterator.get_state(), "batches": self._count, "process_index": self.process_index,
+                "process_count": self.process_count, "workers": self.workers}
 
     def restore(self, state: dict) -> None:
         """Continue from `state` (from `.state()` of a loader with the same config)."""
@@ -186,7 +203,8 @@ class Loader:
         self._iterator = iter(self.batches)
         self._count = 0
         own_slice = self.split != "train" or state.get("process_index") == self.process_index
-        if state["grain"] is not None and own_slice and state.get("process_count") == self.process_count:
+        same_layout = state.get("process_count") == self.process_count and state.get("workers", 0) == self.workers
+        if state["grain"] is not None and own_slice and same_layout:
             self._iterator.set_state(_tuples(state["grain"]))
             self._count = int(state["batches"])
         else:

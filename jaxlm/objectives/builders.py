@@ -86,10 +86,13 @@ def make_loader(
         )
     tokenizer = tokenizer or load_tokenizer(cfg)
     records = open_records(cfg.data, split)
-    batches = train_batches if split == "train" else validation_batches
-    stream = batches(
-        records, make_examples(cfg, tokenizer, records), batch_size=cfg.data.batch_size // process_count,
-        seed=cfg.data.seed, process_index=process_index, process_count=process_count, prefetch=cfg.data.prefetch,
-    )
-    return Loader(stream, split=split, process_index=process_index, process_count=process_count, state=state,
-                  tokenizer=tokenizer)
+    examples = make_examples(cfg, tokenizer, records)
+    where = {"batch_size": cfg.data.batch_size // process_count, "seed": cfg.data.seed,
+             "process_index": process_index, "process_count": process_count, "prefetch": cfg.data.prefetch}
+    workers = cfg.data.workers if split == "train" else 0
+    if split == "train":
+        stream = train_batches(records, examples, workers=workers, **where)
+    else:
+        stream = validation_batches(records, examples, **where)
+    return Loader(stream, split=split, process_index=process_index, process_count=process_count, workers=workers,
+                  state=state, tokenizer=tokenizer)

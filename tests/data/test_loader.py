@@ -65,6 +65,19 @@ def test_resume_from_state_equals_uninterrupted_run_across_epochs(objective, pro
     resumed.close()
 
 
+def test_a_worker_process_builds_batches_that_resume_exactly(text_folder, tokenizer):
+    cfg = make_config("mlm_nsp", source="local", path=str(text_folder), batch_size=8, workers=1)
+    where = {"process_index": 1, "process_count": 2, "tokenizer": tokenizer}
+    straight = make_loader(cfg, **where)
+    _take(straight, 3)
+    state = json.loads(json.dumps(straight.state()))
+    expected = _take(straight, 4)
+    straight.close()
+    resumed = make_loader(cfg, state=state, **where)
+    assert _equal(_take(resumed, 4), expected)
+    resumed.close()
+
+
 def test_state_of_another_process_is_replayed_exactly(tokenizer):
     cfg = make_config(batch_size=8)
     own = make_loader(cfg, process_index=1, process_count=2, tokenizer=tokenizer)
