@@ -1,13 +1,14 @@
 """Input pipeline rate of each objective on the embedded corpus beside the train step's consumption.
 
-    python benchmarks/input_pipeline.py [--presets bert_base gpt2_small t5_small --batches 20 --step-rows 2]
+    python benchmarks/input_pipeline.py [--presets bert_base gpt2_small t5_small --batches 20 --step-rows 2
+                                         --workers 0 4]
 
 Per preset (BERT MLM+NSP, GPT-2 causal LM, T5 span corruption) two rates, in examples (rows) per
 second, measured in one run in interleaved rounds:
 - pipeline: `jaxlm.objectives.make_loader` on the embedded corpus at the preset's batch shape
-  (one process), timed over `--batches` batches after two warm-up batches. Its tokenizer is
-  trained with `--vocab` ids (the embedded corpus is too small for 30-50 k pieces); the
-  tokenizer's size barely changes the rate.
+  (one process; `data.workers` = each of `--workers`), timed over `--batches` batches after two
+  warm-up batches. Its tokenizer is trained with `--vocab` ids (the embedded corpus is too small
+  for 30-50 k pieces); the tokenizer's size barely changes the rate.
 - step: the preset's full model (its own vocabulary) training on `--step-rows` rows of those
   batches (same length), timed over `--steps` steps after compiling: rows / step time. On a CPU
   use few rows: a full bert_base batch of 256 rows takes minutes here. On an accelerator pass
@@ -29,7 +30,7 @@ from jaxlm.train.session import build_session
 
 
 def pipeline_rate(cfg, batches: int) -> tuple[float, dict]:
-    """Examples per second of one process's loader, and its first batch."""
+    """Examples per second of one process's loader (after its first batches), and its first batch."""
     loader = make_loader(cfg, "train", process_index=0, process_count=1)
     try:
         first = next(loader)
@@ -71,27 +72,31 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="train steps timed per round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--vocab", type=int, default=4096, help="ids of the pipeline's sentencepiece tokenizer")
+    parser.add_argument("--workers", type=int, nargs="*", default=[0], help="data.workers settings to time")
     args = parser.parse_args()
 
     devices = len(jax.devices())
-    print(f"device: {jax.devices()[0].device_kind} x{devices}  (pipeline: 1 process, embedded corpus)")
-    print(f"{'preset':<11} {'objective':<16} {'batch':>11} {'pipeline ex/s':>14} {'step rows':>10} "
-          f"{'step ex/s':>10} {'pipeline/step':>14}")
+    print(f"device: {jax.devices()[0].device_kind} x{devices}  (pipeline: 1 process, embedded corpus; "
+          f"best of {args.rounds} interleaved rounds)")
+    pipelines = "".join(f"{f'pipeline w={w} ex/s':>20}" for w in args.workers)
+    print(f"{'preset':<11} {'objective':<16} {'batch':>9}{pipelines} {'step rows':>10} {'step ex/s':>10} "
+          f"{'pipeline/step':>14}")
     for preset in args.presets:
-        cfg = load_config(preset, [f"model.vocab_size={args.vocab}"])
-        pipeline, steps = [], []
-        timer = None
+        configs = [load_config(preset, [f"model.vocab_size={args.vocab}", f"data.workers={w}"]) for w in args.workers]
+        pipeline: list[list[float]] = [[] for _ in configs]
+        steps, timer = [], None
         for _ in range(args.rounds):
-            rate, first = pipeline_rate(cfg, args.batches)
-            pipeline.append(rate)
+            for rates, cfg in zip(pipeline, configs, strict=True):
+                rate, first = pipeline_rate(cfg, args.batches)
+                rates.append(rate)
             if timer is None:
-                rows = {key: value[: args.step_rows] for key, value in first.items()}
-                timer = StepTimer(preset, rows, devices)
+                timer = StepTimer(preset, {key: value[: args.step_rows] for key, value in first.items()}, devices)
             steps.append(timer.run(args.steps))
-        best_pipeline, best_step = max(pipeline), max(steps)
+        best = [max(rates) for rates in pipeline]
         shape = "x".join(str(n) for n in itertools.islice(first["inputs"].shape, 2))
-        print(f"{preset:<11} {cfg.data.objective:<16} {shape:>11} {best_pipeline:>14,.0f} {args.step_rows:>10} "
-              f"{best_step:>10,.2f} {best_pipeline / best_step:>13,.0f}x")
+        rates = "".join(f"{rate:>20,.0f}" for rate in best)
+        print(f"{preset:<11} {configs[0].data.objective:<16} {shape:>9}{rates} {args.step_rows:>10} "
+              f"{max(steps):>10,.2f} {max(best) / max(steps):>13,.0f}x")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ rows (flatten, pack, concatenate-then-split). Every stage is a grain dataset who
 state, so the loader's state is grain's (a few integers per stage) plus the number of batches and
 the process (and number of workers) it belongs to. A 'train' state of another process, process
 count or number of workers cannot carry this process's position, so it is replayed from the start
-by skipping `batches` batches.
+by skipping `batches` batches (as is a state without 'grain', from the loader before grain).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ import numpy as np
 
 from jaxlm.errors import JaxlmError
 
-READ_THREADS = 2
+READ_THREADS = 2  # reading overlaps (array_record reads release the GIL); Python example building does not
 READ_BUFFER = 16
 _OPEN: weakref.WeakSet = weakref.WeakSet()
 
@@ -187,7 +187,7 @@ class Loader:
         self.process_index, self.process_count, self.workers = process_index, process_count, workers
         self._iterator: Any = None
         _OPEN.add(self)
-        self.restore(state or {"grain": None, "batches": 0})
+        self.restore(state or {"batches": 0})
 
     def state(self) -> dict:
         """Position after the last batch returned by `next` (JSON-serialisable)."""
@@ -196,15 +196,14 @@ class Loader:
 
     def restore(self, state: dict) -> None:
         """Continue from `state` (from `.state()` of a loader with the same config)."""
-        missing = {"grain", "batches"} - set(state)
-        if missing:
-            raise JaxlmError(f"loader state lacks {', '.join(sorted(missing))}; pass a dict from Loader.state()")
+        if "batches" not in state:
+            raise JaxlmError("loader state lacks 'batches'; pass a dict from Loader.state()")
         self.close()
         self._iterator = iter(self.batches)
         self._count = 0
         own_slice = self.split != "train" or state.get("process_index") == self.process_index
         same_layout = state.get("process_count") == self.process_count and state.get("workers", 0) == self.workers
-        if state["grain"] is not None and own_slice and same_layout:
+        if state.get("grain") is not None and own_slice and same_layout:
             self._iterator.set_state(_tuples(state["grain"]))
             self._count = int(state["batches"])
         else:
@@ -212,7 +211,7 @@ class Loader:
                 next(self)
 
     def close(self) -> None:
-        """Stop the pipeline's threads."""
+        """Stop the pipeline's threads (and worker processes)."""
         if self._iterator is not None:
             self._iterator.close()
             self._iterator = None

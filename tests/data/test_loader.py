@@ -88,6 +88,14 @@ def test_state_of_another_process_is_replayed_exactly(tokenizer):
     assert _equal(_take(resumed, 2), expected[4:])
 
 
+def test_a_state_of_the_loader_before_grain_is_replayed(tokenizer):
+    cfg = make_config(batch_size=4)
+    expected = _take(make_loader(cfg, process_index=0, process_count=1, tokenizer=tokenizer), 6)
+    before_grain = {"epoch": 0, "window": 1, "offset": 7, "batches": 4, "process_index": 0, "process_count": 1}
+    resumed = make_loader(cfg, process_index=0, process_count=1, tokenizer=tokenizer, state=before_grain)
+    assert _equal(_take(resumed, 2), expected[4:]) and resumed.state()["batches"] == 6
+
+
 class Numbered(Examples):
     """Each record gives its source index and a draw of its rng."""
 
