@@ -17,7 +17,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from jaxlm.config import load_config
-    from jaxlm.data import cache_dir, load_tokenizer, make_loader, open_records
+    from jaxlm.data import cache_dir, load_tokenizer, open_records
+    from jaxlm.objectives import make_loader
 
     cfg = load_config(args.config, args.overrides)
     where = {"embedded": "the embedded corpus", "local": cfg.data.path, "tfds": cfg.data.tfds_name}[cfg.data.source]

@@ -27,7 +27,9 @@ class DataConfig:
     validation_fraction: share of documents a local/embedded source holds out for 'validation'.
     masked_lm_prob, max_predictions (0: round(seq_length * masked_lm_prob)), short_seq_prob,
     whole_word_masking: the BERT recipe. noise_density, mean_noise_span_length: T5 span corruption.
-    prefetch: batches prepared ahead by the loader's background thread.
+    prefetch: batches prepared ahead by the loader's background thread (grain's thread prefetch).
+    workers: processes building the train batches (grain's mp_prefetch; 0 = in this process, with threads);
+    the batches depend on it, so a run keeps its value.
     """
 
     source: Literal["embedded", "local", "tfds"] = "embedded"
@@ -53,6 +55,7 @@ class DataConfig:
     noise_density: float = 0.15
     mean_noise_span_length: float = 3.0
     prefetch: int = 2
+    workers: int = 0
 
     @property
     def resolved_max_predictions(self) -> int:
@@ -89,3 +92,4 @@ class DataConfig:
         require(0.0 < self.noise_density < 1.0, f"{prefix}.noise_density", "must be in (0, 1)")
         require(self.mean_noise_span_length >= 1.0, f"{prefix}.mean_noise_span_length", "must be >= 1")
         require(self.prefetch >= 1, f"{prefix}.prefetch", "must be >= 1")
+        require(self.workers >= 0, f"{prefix}.workers", "must be >= 0 (0 builds batches in this process)")

@@ -9,10 +9,11 @@ A pair (source ids, target ids) becomes, with L_s = seq_length and L_t = target_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from jaxlm.data import Examples
 from jaxlm.data.tokenizer import PAD
 
 
@@ -38,16 +39,16 @@ def encoder_decoder_example(inputs: np.ndarray, targets: np.ndarray, inputs_leng
     }
 
 
-def seq2seq_examples(
-    pairs: Sequence[tuple[np.ndarray, np.ndarray]], inputs_length: int, targets_length: int, eos: int,
-    rng: np.random.Generator,
-) -> list[dict]:
-    """Truncated, EOS-terminated, padded rows of token-id pairs, in random order."""
-    examples = [
-        encoder_decoder_example(
-            np.append(source[: inputs_length - 1], eos), np.append(target[: targets_length - 1], eos),
-            inputs_length, targets_length,
+class Seq2SeqExamples(Examples):
+    """Records are (source, target) text pairs; each gives one truncated, EOS-terminated, padded row."""
+
+    def __init__(self, tokenizer: Any, inputs_length: int, targets_length: int):
+        self.tokenizer, self.inputs_length, self.targets_length = tokenizer, inputs_length, targets_length
+
+    def from_record(self, item: tuple[int, tuple[str, str]], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        source, target = self.tokenizer.encode_batch(list(item[1]))
+        eos = self.tokenizer.eos_id
+        return encoder_decoder_example(
+            np.append(source[: self.inputs_length - 1], eos), np.append(target[: self.targets_length - 1], eos),
+            self.inputs_length, self.targets_length,
         )
-        for source, target in pairs
-    ]
-    return [examples[i] for i in rng.permutation(len(examples))]

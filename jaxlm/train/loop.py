@@ -25,8 +25,9 @@ import tqdm
 
 from jaxlm import parallel
 from jaxlm.config import Config
-from jaxlm.data import load_tokenizer, make_loader
+from jaxlm.data import load_tokenizer
 from jaxlm.errors import JaxlmError
+from jaxlm.objectives import make_loader
 from jaxlm.train import flops
 from jaxlm.train.checkpoint import Checkpointer
 from jaxlm.train.init_from import load_matching_params

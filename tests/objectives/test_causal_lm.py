@@ -1,27 +1,27 @@
 import numpy as np
 
-from jaxlm.data.packing import pack_sequences
-from jaxlm.objectives.causal_lm import causal_lm_examples
+from jaxlm.objectives.causal_lm import CausalLMExamples
+from tests.objectives.conftest import NumberTokenizer, rows_in_order
+
+BOS, EOS = NumberTokenizer.bos_id, NumberTokenizer.eos_id
 
 
-def _seq(values):
-    values = np.asarray(values, np.int32)
-    return {"inputs": values, "targets": values + 100}
-
-
-def test_packing_numbers_segments_and_restarts_positions():
-    rows = pack_sequences([_seq([1, 2, 3]), _seq([4, 5]), _seq([6, 7, 8, 9])], 6)
+def test_pieces_are_packed_greedily_with_segments_and_restarting_positions():
+    records = ["11 12", "21", "31 32 33"]  # pieces [BOS 11 12], [BOS 21], [BOS 31 32 33] of 3, 2, 4 tokens
+    rows = rows_in_order(CausalLMExamples(NumberTokenizer(), 6), records)
     assert len(rows) == 2
-    np.testing.assert_array_equal(rows[0]["inputs"], [1, 2, 3, 4, 5, 0])
+    np.testing.assert_array_equal(rows[0]["inputs"], [BOS, 11, 12, BOS, 21, 0])
+    np.testing.assert_array_equal(rows[0]["targets"], [11, 12, EOS, 21, EOS, 0])
     np.testing.assert_array_equal(rows[0]["segments"], [1, 1, 1, 2, 2, 0])
     np.testing.assert_array_equal(rows[0]["positions"], [0, 1, 2, 0, 1, 0])
     np.testing.assert_array_equal(rows[1]["segments"], [1, 1, 1, 1, 0, 0])
+    assert all(row["inputs"].dtype == np.int32 and row["weights"].dtype == np.float32 for row in rows)
 
 
 def test_causal_packing_never_lets_a_token_see_or_predict_across_documents():
     rng = np.random.default_rng(0)
-    docs = [np.arange(1000 * d, 1000 * d + rng.integers(1, 40), dtype=np.int32) for d in range(1, 30)]
-    rows = causal_lm_examples(docs, 16, bos=2, eos=3, rng=rng)
+    docs = [np.arange(1000 * d, 1000 * d + rng.integers(1, 40)) for d in range(1, 30)]
+    rows = rows_in_order(CausalLMExamples(NumberTokenizer(), 16), [" ".join(map(str, doc)) for doc in docs])
     seen = 0
     for row in rows:
         segments, positions, weights = row["segments"], row["positions"], row["weights"]
@@ -34,7 +34,7 @@ def test_causal_packing_never_lets_a_token_see_or_predict_across_documents():
             np.testing.assert_array_equal(inputs[1:], targets[:-1])  # targets are the next inputs
             doc_ids = {t // 1000 for t in np.concatenate([inputs, targets]) if t >= 1000}
             assert len(doc_ids) <= 1, "one piece never mixes documents"
-            seen += int(np.sum(targets >= 1000)) + int(np.sum(targets == 3))
+            seen += int(np.sum(targets >= 1000)) + int(np.sum(targets == EOS))
         attend = (segments[:, None] == segments[None, :]) & (segments[None, :] > 0)
         tokens_doc = np.where(row["inputs"] >= 1000, row["inputs"] // 1000, -1)
         for q, k in zip(*np.nonzero(attend), strict=True):
