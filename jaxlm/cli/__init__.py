@@ -56,5 +56,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """The shared `CONFIG [key=value ...]` positional arguments."""
-    parser.add_argument("config", help="a YAML path or a preset name from configs/ (e.g. bert_tiny)")
+    parser.add_argument("config", help="a YAML path or a preset name (e.g. bert_tiny; list them with: jaxlm presets)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override config keys, e.g. train.steps=10")

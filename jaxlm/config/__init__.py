@@ -1,9 +1,9 @@
-"""Typed configuration: YAML presets in `configs/`, strict validation, `key=value` overrides.
+"""Typed configuration: YAML presets shipped in `jaxlm/config/presets/`, strict validation, `key=value` overrides.
 
-    cfg = load_config("configs/bert_tiny.yaml", ["model.d_model=64", "train.steps=10"])
+    cfg = load_config("bert_tiny", ["model.d_model=64", "train.steps=10"])
 
-A preset may be named by path or by bare name (`bert_tiny`), looked up in the repository's
-`configs/` folder. Every problem is a one-line `ConfigError`.
+A config may be named by a YAML path or by a preset's bare name (`bert_tiny`), looked up among the
+presets installed with the package. Every problem is a one-line `ConfigError`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from jaxlm.config.parallel import ParallelConfig
 from jaxlm.config.schema import ConfigError, build_section, require, to_dict
 from jaxlm.config.train import CheckpointConfig, TrainConfig
 
-PRESET_DIR = pathlib.Path(__file__).resolve().parents[2] / "configs"
+PRESET_DIR = pathlib.Path(__file__).resolve().parent / "presets"
 
 __all__ = [
     "CheckpointConfig", "Config", "ConfigError", "DataConfig", "ModelConfig", "ParallelConfig",
@@ -47,7 +47,7 @@ class Config:
 
 
 def preset_names() -> list[str]:
-    """The bare names of the presets shipped in `configs/`."""
+    """The bare names of the presets shipped with the package."""
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
