@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import pathlib
 from collections.abc import Sequence
 from typing import Any
@@ -26,7 +27,7 @@ PRESET_DIR = pathlib.Path(__file__).resolve().parent / "presets"
 
 __all__ = [
     "CheckpointConfig", "Config", "ConfigError", "DataConfig", "ModelConfig", "ParallelConfig",
-    "TrainConfig", "config_from_dict", "load_config", "preset_names", "require", "to_dict",
+    "TrainConfig", "config_from_dict", "load_config", "preset_names", "preset_summary", "require", "to_dict",
 ]
 
 
@@ -49,6 +50,13 @@ class Config:
 def preset_names() -> list[str]:
     """The bare names of the presets shipped with the package."""
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_summary(name: str) -> str:
+    """The comment heading a preset's YAML file, as one line."""
+    lines = (PRESET_DIR / f"{name}.yaml").read_text().splitlines()
+    heading = itertools.takewhile(lambda line: line.startswith("#"), lines)
+    return " ".join(line.lstrip("# ").strip() for line in heading)
 
 
 def _resolve(path_or_name: str) -> pathlib.Path:
