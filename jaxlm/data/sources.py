@@ -26,13 +26,16 @@ from jaxlm.config import DataConfig
 from jaxlm.data.embedded import embedded_documents
 from jaxlm.data.text import file_documents, is_validation, text_files
 from jaxlm.errors import JaxlmError
+from jaxlm.paths import writable_directory
 
 SPLITS = ("train", "validation")
 
 
 def cache_dir() -> pathlib.Path:
-    """Where prepared data and tokenizers live: $JAXLM_CACHE, default ~/.cache/jaxlm."""
-    return pathlib.Path(os.environ.get("JAXLM_CACHE", "~/.cache/jaxlm")).expanduser()
+    """Where prepared data and tokenizers live: $JAXLM_CACHE, default ~/.cache/jaxlm (created, and
+    checked to be writable)."""
+    path = os.environ.get("JAXLM_CACHE", "~/.cache/jaxlm")
+    return writable_directory(path, "JAXLM_CACHE", "set JAXLM_CACHE to a writable directory")
 
 
 class MappedRecords(Sequence):
