@@ -11,9 +11,9 @@
 Sources: 'embedded' (in memory, see `embedded.py`), 'local' (a text file or folder through our
 TFDS builder, falling back to in-memory reading when tensorflow_datasets is absent; for
 classification a `label<TAB>text` file, for seq2seq a `source<TAB>target` file, read in memory),
-'tfds' (a dataset by name, TFDS's text datasets registered first as TensorFlow is not needed,
-prepared by TFDS then read with `as_data_source`; a dataset
-with only 'train' gives its first `validation_fraction` to 'validation'; imported lazily).
+'tfds' (a dataset by name, prepared by TFDS then read with `as_data_source`; TFDS's own text
+datasets are registered first, which TFDS without TensorFlow does not do; a dataset with only
+'train' gives its first `validation_fraction` to 'validation'; imported lazily).
 """
 
 from __future__ import annotations
