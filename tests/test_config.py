@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from jaxlm.cli import main
 from jaxlm.config import Config, ConfigError, load_config, preset_names
 
 
@@ -107,3 +108,38 @@ def test_missing_required_key_is_named(tmp_path):
     path.write_text("model: {family: decoder, vocab_size: 8, d_model: 8, num_heads: 2, num_layers: 1}\n")
     with pytest.raises(ConfigError, match=r"missing key 'model.d_ff'"):
         load_config(str(path))
+
+
+def test_an_empty_yaml_file_says_it_is_empty_and_how_to_start(tmp_path, capsys):
+    path = tmp_path / "empty.yaml"
+    path.write_text("# nothing yet\n")
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: is empty; start from a preset: jaxlm config gpt2_tiny > my_run.yaml\n"
+
+
+def test_a_binary_file_as_config_is_one_line(tmp_path):
+    path = tmp_path / "weights.yaml"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_an_unknown_section_lists_the_valid_ones():
+    message = error_of("optimizer.learning_rate=0.1")
+    assert message == ("unknown key 'optimizer'; the top-level keys are "
+                       "model, name, workdir, data, train, checkpoint, parallel")
+
+
+@pytest.mark.parametrize(("preset", "objective", "fix"), [
+    ("gpt2_tiny", "mlm_nsp", "data.objective=causal_lm"),
+    ("bert_tiny", "span_corruption", "data.objective=mlm_nsp or classification"),
+    ("t5_tiny", "causal_lm", "data.objective=span_corruption or seq2seq"),
+])
+def test_an_objective_for_another_family_is_rejected_at_config_time(capsys, preset, objective, fix):
+    assert main(["info", preset, f"data.objective={objective}"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    family = load_config(preset).model.family
+    assert line.startswith(f"error: data.objective: {objective} needs model.family=") and f"not {family}" in line
+    assert fix in line

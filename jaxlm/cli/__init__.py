@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from jaxlm.errors import JaxlmError
 
 COMMANDS = {
+    "presets": "jaxlm.cli.presets",
+    "config": "jaxlm.cli.config",
     "info": "jaxlm.cli.info",
     "prepare": "jaxlm.cli.prepare",
     "train": "jaxlm.cli.train",
@@ -35,10 +37,20 @@ def _available() -> dict[str, object]:
     return modules
 
 
+def version_line() -> str:
+    """`jaxlm X (jax Y, flax Z)`: versions read from the installed metadata, without importing jax."""
+    from importlib import metadata
+
+    import jaxlm
+
+    return f"jaxlm {jaxlm.__version__} (jax {metadata.version('jax')}, flax {metadata.version('flax')})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     modules = _available()
     parser = argparse.ArgumentParser(prog="jaxlm", description="Train, evaluate and explore transformer LMs.")
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in modules.items():
         sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
@@ -56,5 +68,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """The shared `CONFIG [key=value ...]` positional arguments."""
-    parser.add_argument("config", help="a YAML path or a preset name from configs/ (e.g. bert_tiny)")
+    parser.add_argument("config", help="a YAML path or a preset name (e.g. bert_tiny; list them with: jaxlm presets)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override config keys, e.g. train.steps=10")

@@ -14,6 +14,8 @@ from jaxlm.config import ModelConfig
 HELP = "convert a Hugging Face BERT/GPT-2/T5 folder to a jaxlm checkpoint (--from-hf) or back (--to-hf)"
 
 OBJECTIVES = {"decoder": "causal_lm", "encoder_decoder": "span_corruption"}
+# The optional packages each direction imports (none is a dependency of jaxlm itself).
+NEEDS = {"from_hf": ("safetensors", "torch"), "to_hf": ("safetensors", "transformers")}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,9 +34,27 @@ def _objective(cfg: ModelConfig) -> str:
     return OBJECTIVES[cfg.family]
 
 
+def _check_installed(direction: str) -> None:
+    import importlib
+
+    from jaxlm.errors import JaxlmError
+
+    missing = []
+    for name in NEEDS[direction]:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        flag, names = direction.replace("_", "-"), " and ".join(missing)
+        raise JaxlmError(f"convert --{flag} needs {names}, not installed; pip install {' '.join(missing)}")
+
+
 def run(args: argparse.Namespace) -> int:
     from jaxlm.config import Config, DataConfig
     from jaxlm.models import count_params
+
+    _check_installed("from_hf" if args.from_hf else "to_hf")
 
     if args.from_hf:
         from jaxlm.interop import load_hf_folder

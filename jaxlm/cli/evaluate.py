@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from jaxlm.train.loop import evaluate_split, workdir_for
     from jaxlm.train.session import build_session
 
+    if args.batches < 0:
+        raise JaxlmError(f"--batches={args.batches}: give a positive number of batches (0 or none: train.eval_batches)")
     overrides = list(args.overrides) + ([f"workdir={args.workdir}"] if args.workdir else [])
     cfg = load_config(args.config, overrides)
     checkpoints = Checkpointer(workdir_for(cfg) / "checkpoints", cfg.checkpoint)

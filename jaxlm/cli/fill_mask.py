@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxlm.cli.generate import load_trained_model
     from jaxlm.data import load_tokenizer
     from jaxlm.errors import JaxlmError
-    from jaxlm.infer.fill_mask import MASK_TOKEN, fill_mask, filled_text
+    from jaxlm.infer.fill_mask import MASK_TOKEN, fill_mask, filled_text, readable
 
     if args.top_k < 1:
         raise JaxlmError(f"--top-k={args.top_k} must be >= 1")
@@ -39,6 +39,6 @@ def run(args: argparse.Namespace) -> int:
         predictions = fill_mask(model, tokenizer, text, top_k=args.top_k)
         print(filled_text(text, predictions))
         for index, candidates in enumerate(predictions):
-            shown = "  ".join(f"{c.text or c.piece!r} {c.probability:.3f}" for c in candidates)
+            shown = "  ".join(f"{readable(tokenizer, c.token_id)} {c.probability:.3f}" for c in candidates)
             print(f"  [MASK] {index + 1}: {shown}")
     return 0

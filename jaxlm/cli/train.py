@@ -27,8 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
     initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     from jaxlm.config import load_config
+    from jaxlm.infer.held_out import print_held_out_report
     from jaxlm.models import count_params
-    from jaxlm.train.examples import print_examples
     from jaxlm.train.loop import train, workdir_for
 
     overrides = list(args.overrides) + ([f"workdir={args.workdir}"] if args.workdir else [])
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.eval_metrics.items()))
         print(f"final eval: {shown}")
     if not result.stopped_by:
-        print_examples(cfg, model)
+        print_held_out_report(cfg, model)
     print(f"done in {time.perf_counter() - started:.1f} s; metrics in {workdir / 'metrics.jsonl'}, "
           f"checkpoints in {workdir / 'checkpoints'}")
     return 0

@@ -109,7 +109,8 @@ def build_section(cls: type, data: Any, prefix: str) -> Any:
     dotted = (lambda name: f"{prefix}.{name}") if prefix else (lambda name: name)
     for name in data:
         if name not in fields:
-            raise ConfigError(f"unknown key '{dotted(name)}'{_closest(str(name), fields)}")
+            valid = "" if prefix else f"; the top-level keys are {', '.join(fields)}"
+            raise ConfigError(f"unknown key '{dotted(name)}'{_closest(str(name), fields)}{valid}")
     values = {name: _coerce(value, hints[name], dotted(name)) for name, value in data.items()}
     missing = [
         name for name, f in fields.items()

@@ -11,12 +11,15 @@
 Sources: 'embedded' (in memory, see `embedded.py`), 'local' (a text file or folder through our
 TFDS builder, falling back to in-memory reading when tensorflow_datasets is absent; for
 classification a `label<TAB>text` file, for seq2seq a `source<TAB>target` file, read in memory),
-'tfds' (a registered dataset by name, prepared by TFDS then read with `as_data_source`; a dataset
-with only 'train' gives its first `validation_fraction` to 'validation'; imported lazily).
+'tfds' (a dataset by name, prepared by TFDS then read with `as_data_source`; TFDS's own text
+datasets are registered first, which TFDS without TensorFlow does not do; a dataset with only
+'train' gives its first `validation_fraction` to 'validation'; imported lazily).
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import pathlib
 from collections.abc import Callable, Sequence
@@ -26,13 +29,17 @@ from jaxlm.config import DataConfig
 from jaxlm.data.embedded import embedded_documents
 from jaxlm.data.text import file_documents, is_validation, text_files
 from jaxlm.errors import JaxlmError
+from jaxlm.paths import writable_directory
 
 SPLITS = ("train", "validation")
+TFDS_TEXT_CATEGORIES = ("text", "translate", "summarization", "question_answering", "text_simplification")
 
 
 def cache_dir() -> pathlib.Path:
-    """Where prepared data and tokenizers live: $JAXLM_CACHE, default ~/.cache/jaxlm."""
-    return pathlib.Path(os.environ.get("JAXLM_CACHE", "~/.cache/jaxlm")).expanduser()
+    """Where prepared data and tokenizers live: $JAXLM_CACHE, default ~/.cache/jaxlm (created, and
+    checked to be writable)."""
+    path = os.environ.get("JAXLM_CACHE", "~/.cache/jaxlm")
+    return writable_directory(path, "JAXLM_CACHE", "set JAXLM_CACHE to a writable directory")
 
 
 class MappedRecords(Sequence):
@@ -130,11 +137,20 @@ def _pick_key(cfg_key: str, features: Any, candidates: tuple[str, ...], what: st
     raise JaxlmError(f"data.{what}: cannot guess the feature of {name}; set it to one of {', '.join(features)}")
 
 
+def _register_text_datasets() -> None:
+    """Without TensorFlow, TFDS registers its older datasets (c4, glue, wikipedia, wmt, ...) only
+    when their category package is imported: import the text ones, so they open by name."""
+    for category in TFDS_TEXT_CATEGORIES:
+        with contextlib.suppress(ImportError):  # one category failing must not hide the others
+            importlib.import_module(f"tensorflow_datasets.{category}")
+
+
 def _tfds_records(cfg: DataConfig, split: str) -> Sequence:
     try:
         import tensorflow_datasets as tfds
     except ImportError:
         raise JaxlmError("data.source: tfds needs tensorflow-datasets; pip install tensorflow-datasets") from None
+    _register_text_datasets()
     try:
         builder = tfds.builder(cfg.tfds_name, data_dir=cfg.tfds_data_dir or None)
     except Exception as error:  # TFDS raises several types for an unknown or unreachable dataset

@@ -13,16 +13,27 @@ _GOLDEN = 0.6180339887498949
 
 
 def text_files(path: str, key: str = "data.path") -> list[pathlib.Path]:
-    """The file at `path`, or every file under the folder `path` (sorted, hidden files skipped)."""
+    """The file at `path`, or every file under the folder `path` (sorted, hidden files skipped); a binary
+    file among them is a one-line error naming it."""
     root = pathlib.Path(path).expanduser()
     if root.is_file():
+        _check_text(root, key)
         return [root]
     if not root.is_dir():
         raise JaxlmError(f"{key}: '{path}' does not exist; point it at a text file or a folder of text files")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts))
     if not files:
         raise JaxlmError(f"{key}: folder '{path}' holds no files")
+    for file in files:
+        _check_text(file, key)
     return files
+
+
+def _check_text(file: pathlib.Path, key: str) -> None:
+    """A file with a NUL byte in its first 8 KB is binary (git's test), not text to train on."""
+    with file.open("rb") as handle:
+        if b"\0" in handle.read(8192):
+            raise JaxlmError(f"{key}: {file} is a binary file, not text; point {key} at text files only")
 
 
 def split_documents(text: str) -> list[str]:

@@ -82,6 +82,14 @@ def fill_mask(
     ]
 
 
+def readable(tokenizer: MaskTokenizer, token: int) -> str:
+    """A token as a reader sees it: its decoded text ('▁the' → 'the'); a bare word-boundary piece,
+    which decodes to nothing, as '(space)'."""
+    text = tokenizer.decode([token]).strip()
+    piece = tokenizer.id_to_piece(token)
+    return text or ("(space)" if piece == "▁" else piece)
+
+
 def filled_text(text: str, predictions: list[list[Prediction]], mask_token: str = MASK_TOKEN) -> str:
     """`text` with every mask replaced by its most likely token's text."""
     parts = text.split(mask_token)

@@ -62,14 +62,28 @@ def read_hf_folder(directory: str | pathlib.Path) -> tuple[dict[str, Any], dict[
         raise JaxlmError(f"{config_path}: not valid JSON (line {error.lineno})") from None
     state: dict[str, np.ndarray] = {}
     if shards := _shards(folder, SAFETENSORS):
-        for shard in shards:
-            state.update(_load_safetensors(shard))
+        load = _load_safetensors
     elif shards := _shards(folder, PYTORCH):
-        for shard in shards:
-            state.update(_load_pytorch(shard))
+        load = _load_pytorch
     else:
         raise JaxlmError(f"{folder}: no {SAFETENSORS} or {PYTORCH} next to config.json")
+    for shard in shards:
+        state.update(_read_weights(load, shard))
     return hf_config, state
+
+
+def _read_weights(load: Any, shard: pathlib.Path) -> dict[str, np.ndarray]:
+    """`load(shard)`, with a truncated or corrupt file (or a missing shard) as one line."""
+    if not shard.is_file():
+        raise JaxlmError(f"{shard}: missing, though its index lists it; download every shard")
+    try:
+        return load(shard)
+    except ImportError:
+        raise
+    except Exception as error:  # safetensors, torch and pickle each raise their own types for a damaged file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise JaxlmError(f"{shard}: cannot be read ({reason}); the file is damaged or incomplete, "
+                         "download or save it again") from None
 
 
 def load_hf_folder(

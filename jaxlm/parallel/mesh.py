@@ -25,22 +25,29 @@ from jaxlm.config.parallel import MESH_AXES
 def mesh_shape(parallel_cfg: ParallelConfig, num_devices: int) -> tuple[int, int, int]:
     """(data, fsdp, tensor) sizes for `num_devices`, filling the -1 axis; ConfigError if impossible."""
     sizes = parallel_cfg.axis_sizes()
-    product = "*".join(MESH_AXES)
     known = math.prod(s for s in sizes.values() if s != -1)
     fill = [name for name, size in sizes.items() if size == -1]
-    if fill:
-        if num_devices % known:
-            raise ConfigError(
-                f"parallel: {product} leaves {num_devices}/{known} devices for {fill[0]}, not a whole number; "
-                f"set the other axes to divide {num_devices}"
-            )
+    if fill and num_devices % known == 0:
         sizes[fill[0]] = num_devices // known
-    elif known != num_devices:
-        raise ConfigError(
-            f"parallel: {product} = {known} but {num_devices} devices; "
-            f"set parallel.{parallel_cfg.fill_axis}=-1 to fill"
-        )
+    elif known != num_devices or fill:
+        raise ConfigError(_mesh_problem(sizes, known, num_devices, parallel_cfg.fill_axis))
     return tuple(sizes[name] for name in MESH_AXES)
+
+
+def _mesh_problem(sizes: dict[str, int], known: int, num_devices: int, fill_axis: str) -> str:
+    """Why the axis sizes cannot tile `num_devices`, and the nearest fix."""
+    fixed = {name: size for name, size in sizes.items() if size not in (-1, 1)}
+    named = " * ".join(f"parallel.{name}={size}" for name, size in fixed.items())
+    if known > num_devices:
+        simulate = ("; on CPU, simulate 8 devices with XLA_FLAGS=--xla_force_host_platform_device_count=8"
+                    if jax.default_backend() == "cpu" else "")
+        return f"parallel: {named} needs {known} devices but JAX sees {num_devices}; lower it{simulate}"
+    if num_devices % known == 0:
+        return f"parallel: {named} uses {known} of {num_devices} devices; set parallel.{fill_axis}=-1 to fill the rest"
+    filled = [f" (parallel.{name} takes the rest)" for name, size in sizes.items() if size == -1]
+    divisors = ", ".join(str(d) for d in range(1, num_devices + 1) if num_devices % d == 0)
+    return (f"parallel: {named} does not divide the {num_devices} devices{''.join(filled)}; "
+            f"use sizes whose product is one of {divisors}")
 
 
 def make_mesh(parallel_cfg: ParallelConfig, devices: Sequence[jax.Device] | None = None) -> Mesh:

@@ -24,16 +24,19 @@ import numpy as np
 import tqdm
 
 from jaxlm import parallel
-from jaxlm.config import Config
-from jaxlm.data import load_tokenizer
+from jaxlm.config import Config, ConfigError
+from jaxlm.data import load_tokenizer, open_records
 from jaxlm.errors import JaxlmError
 from jaxlm.objectives import make_loader
+from jaxlm.paths import writable_directory
 from jaxlm.train import flops
 from jaxlm.train.checkpoint import Checkpointer
 from jaxlm.train.init_from import load_matching_params
 from jaxlm.train.metrics import MetricsWriter
 from jaxlm.train.optimizer import learning_rate_schedule
 from jaxlm.train.session import Session, build_session
+
+ALREADY_COMPLETE = "already complete"
 
 
 class NonFiniteLossError(JaxlmError):
@@ -42,7 +45,8 @@ class NonFiniteLossError(JaxlmError):
 
 @dataclasses.dataclass
 class TrainResult:
-    """What a run did: final step, every step's training loss, the last eval, why it stopped."""
+    """What a run did: final step, every step's training loss, the last eval, why it stopped
+    early ("" when it ran to train.steps; ALREADY_COMPLETE when there was nothing to train)."""
 
     step: int
     losses: dict[int, float]
@@ -140,17 +144,23 @@ def train(
     stop_at: stop after this step with a checkpoint, as a preemption would (the run resumes
     from it when called again). Raises `NonFiniteLossError` under `train.nan_policy=stop`.
     """
-    workdir = workdir_for(cfg)
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = writable_directory(workdir_for(cfg), "workdir", "pass --workdir (or workdir=) a writable directory")
+    _check_eval_split(cfg)
+    tokenizer = load_tokenizer(cfg)
     checkpoints = Checkpointer(workdir / "checkpoints", cfg.checkpoint)
     session = build_session(cfg, load_params=_init_from(cfg, console))
-    tokenizer = load_tokenizer(cfg)
     batches = make_loader(cfg, "train", tokenizer=tokenizer)
     restored = checkpoints.restore(session.abstract_state())
     if restored is not None:
         step, session.state, data_state, _ = restored
         batches.restore(data_state)
         console(f"resumed from {checkpoints.directory / str(step)}")
+    if session.step >= cfg.train.steps:
+        batches.close()
+        checkpoints.close()
+        console(f"{workdir} is already complete: step {session.step} of train.steps={cfg.train.steps}; to train on, "
+                f"raise train.steps (e.g. train.steps={2 * cfg.train.steps}), or start afresh in a new --workdir")
+        return TrainResult(session.step, {}, {}, workdir, ALREADY_COMPLETE, session)
     writer = MetricsWriter(workdir, console=console)
     losses: dict[int, float] = {}
     eval_metrics: dict[str, float] = {}
@@ -216,6 +226,18 @@ def train(
         checkpoints.close()
         writer.close()
     return TrainResult(session.step, losses, eval_metrics, workdir, stopped_by, session)
+
+
+def _check_eval_split(cfg: Config) -> None:
+    """Fail now, not after all the training, when the final eval would find no validation text."""
+    if not cfg.train.eval_batches:
+        return
+    if cfg.data.source != "tfds" and cfg.data.validation_fraction == 0:
+        raise ConfigError(
+            f"data.validation_fraction: 0 holds out no text, but train.eval_batches={cfg.train.eval_batches} "
+            "evaluates on it; set data.validation_fraction=0.05, or train.eval_batches=0 to train without eval"
+        )
+    open_records(cfg.data, "validation")  # raises when, e.g., a TFDS dataset has no split to hold out
 
 
 def _init_from(cfg: Config, console: Callable[[str], None]) -> Callable | None:

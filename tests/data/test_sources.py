@@ -1,5 +1,6 @@
 import pytest
 
+from jaxlm.cli import main
 from jaxlm.config import ConfigError
 from jaxlm.data import open_records
 from jaxlm.data.embedded import embedded_documents
@@ -78,3 +79,14 @@ def test_sequences_longer_than_the_learned_position_table_are_refused_by_the_loa
     cfg = load_config("gpt2_tiny", ["data.seq_length=200"])
     with pytest.raises(ConfigError, match=r"data.seq_length: 200 tokens exceed .*model.max_length=128"):
         make_loader(cfg, process_index=0, process_count=1)
+
+
+@pytest.mark.parametrize("binary", [bytes(range(256)) * 64, b"\x7fELF\x02\x01\x01\x00" + bytes(5000)])
+def test_a_binary_file_among_the_data_is_named_instead_of_blaming_the_vocabulary(tmp_path, capsys, binary):
+    (tmp_path / "notes.txt").write_text("Plain text about lists and tuples.\n\nAnother paragraph.\n")
+    (tmp_path / "model.bin").write_bytes(binary)
+    overrides = ["data.source=local", f"data.path={tmp_path}", "train.steps=1", f"workdir={tmp_path / 'run'}"]
+    assert main(["train", "gpt2_tiny", *overrides]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (f"error: data.path: {tmp_path / 'model.bin'} is a binary file, not text; "
+                    "point data.path at text files only")

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import sys
 
 import pytest
 
@@ -75,3 +76,25 @@ def test_cli_prints_one_error_line_and_exits_2(tmp_path, capsys):
     assert main(["convert", "--from-hf", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "config.json" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.999])
+def test_a_truncated_safetensors_file_is_one_line(tmp_path, capsys, gpt2_folder, keep):
+    weights = (gpt2_folder / "model.safetensors").read_bytes()
+    (tmp_path / "config.json").write_text((gpt2_folder / "config.json").read_text())
+    (tmp_path / "model.safetensors").write_bytes(weights[: int(len(weights) * keep)])
+    assert main(["convert", "--from-hf", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {tmp_path / 'model.safetensors'}: cannot be read (")
+    assert line.endswith("download or save it again")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("direction", "module"), [
+    ("--from-hf", "safetensors"), ("--from-hf", "torch"), ("--to-hf", "transformers"),
+])
+def test_convert_without_its_optional_packages_says_what_to_install(tmp_path, capsys, monkeypatch, direction, module):
+    monkeypatch.setitem(sys.modules, module, None)  # `import module` now raises ImportError
+    assert main(["convert", direction, str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"error: convert {direction} needs {module}, not installed; pip install {module}"

@@ -48,18 +48,35 @@ def test_mesh_over_a_subset_of_devices():
 
 
 def test_mesh_product_unequal_to_device_count_names_keys_and_fix():
-    cfg = config("parallel.strategy=fsdp_tp", "parallel.data=3", "parallel.fsdp=1", "parallel.tensor=2")
+    cfg = config("parallel.strategy=fsdp_tp", "parallel.data=2", "parallel.fsdp=1", "parallel.tensor=2")
     with pytest.raises(ConfigError) as error:
         parallel.make_mesh(cfg.parallel)
     message = str(error.value)
-    assert message == "parallel: data*fsdp*tensor = 6 but 8 devices; set parallel.fsdp=-1 to fill"
-    assert "\n" not in message
+    assert message == ("parallel: parallel.data=2 * parallel.tensor=2 uses 4 of 8 devices; "
+                       "set parallel.fsdp=-1 to fill the rest")
 
 
-def test_fill_axis_that_is_not_a_whole_number_is_an_error():
-    cfg = config("parallel.strategy=fsdp_tp", "parallel.tensor=3")
-    with pytest.raises(ConfigError, match="parallel: data\\*fsdp\\*tensor leaves 8/3 devices"):
-        parallel.make_mesh(cfg.parallel)
+@pytest.mark.parametrize("overrides", [
+    ("parallel.strategy=fsdp_tp", "parallel.tensor=3"),  # fsdp fills: 8/3 devices
+    ("parallel.strategy=tp", "parallel.tensor=3"),  # nothing fills: 3 of 8
+    ("parallel.strategy=fsdp_tp", "parallel.data=3", "parallel.fsdp=1", "parallel.tensor=2"),
+])
+def test_sizes_that_do_not_divide_the_devices_list_the_products_that_do(overrides):
+    with pytest.raises(ConfigError) as error:
+        parallel.make_mesh(config(*overrides).parallel)
+    message = str(error.value)
+    assert message.startswith("parallel: parallel.") and "does not divide the 8 devices" in message
+    assert message.endswith("use sizes whose product is one of 1, 2, 4, 8") and "\n" not in message
+
+
+def test_more_devices_asked_than_visible_says_how_to_simulate_them():
+    cfg = config("parallel.strategy=fsdp_tp", "parallel.tensor=2")
+    with pytest.raises(ConfigError) as error:
+        parallel.make_mesh(cfg.parallel, devices=jax.devices()[:1])
+    assert str(error.value) == (
+        "parallel: parallel.tensor=2 needs 2 devices but JAX sees 1; lower it; on CPU, simulate 8 devices "
+        "with XLA_FLAGS=--xla_force_host_platform_device_count=8"
+    )
 
 
 def test_tensor_axis_under_a_strategy_without_tensor_sharding_is_an_error():

@@ -1,0 +1,66 @@
+"""The main job of each tiny preset, as `jaxlm train PRESET` runs it, and what it buys.
+
+    python benchmarks/main_job.py [--presets bert_tiny gpt2_tiny t5_tiny] [key=value ...]
+
+Each preset trains from scratch in a fresh temporary workdir (the tokenizer cache is the user's),
+then the held-out report scores the model and a unigram baseline on the validation split (see
+`jaxlm/infer/held_out.py`). Prints one row per preset: wall time of training (startup, compile,
+steps, evals and checkpoints; not the report), the training loss at the first and last step, the
+final eval loss, and held-out loss / top-1 / top-5 for the model and the baseline. The first line
+names the machine and its load average before and after, since on a shared machine the time
+column moves with the load while the loss columns do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+
+
+def machine() -> str:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    name = platform.processor() or platform.machine()
+    return f"{cores}-core CPU ({name}, {platform.system()})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=["bert_tiny", "gpt2_tiny", "t5_tiny"])
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="applied to every preset")
+    args = parser.parse_args()
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+    from jaxlm.config import load_config
+    from jaxlm.data import load_tokenizer
+    from jaxlm.infer.held_out import score_held_out, unigram_counts
+    from jaxlm.train.loop import train
+
+    load_before = os.getloadavg()[0]
+    rows = []
+    for preset in args.presets:
+        with tempfile.TemporaryDirectory() as workdir:
+            cfg = load_config(preset, [*args.overrides, f"workdir={workdir}"])
+            started = time.perf_counter()
+            result = train(cfg, progress=False, console=lambda _: None)
+            seconds = time.perf_counter() - started
+            tokenizer = load_tokenizer(cfg)
+            model, baseline = score_held_out(cfg, result.session.model(), tokenizer, unigram_counts(cfg, tokenizer))
+        first, last = min(result.losses), max(result.losses)
+        rows.append((preset, cfg.train.steps, seconds, result.losses[first], result.losses[last],
+                     result.eval_metrics.get("loss", float("nan")), model, baseline))
+        print(f"{preset} done in {seconds:.0f} s", flush=True)
+    print(f"machine: {machine()}, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; "
+          f"overrides: {' '.join(args.overrides) or 'none'}")
+    print(f"{'preset':<10} {'steps':>6} {'time s':>7} {'train loss':>14} {'eval':>6}   "
+          f"{'held-out: model loss  top-1  top-5':>34}   {'unigram loss  top-1  top-5':>27}")
+    for preset, steps, seconds, first_loss, last_loss, eval_loss, model, baseline in rows:
+        print(f"{preset:<10} {steps:>6} {seconds:>7.0f} {first_loss:>6.2f} → {last_loss:<5.2f} {eval_loss:>6.2f}   "
+              f"{model.loss:>21.2f} {model.top1:>6.1%} {model.top5:>6.1%}   "
+              f"{baseline.loss:>14.2f} {baseline.top1:>6.1%} {baseline.top5:>6.1%}")
+
+
+if __name__ == "__main__":
+    main()
