@@ -89,6 +89,19 @@ class Layout:
         """Devices in a collective over mesh `axes`."""
         return math.prod(self.sizes[a] for a in axes)
 
+    def features(self, logical: str, size: int) -> float:
+        """Features per device of an activation dimension named `logical` of `size`: divided by the
+        non-batch mesh axes the rule table gives it on the parameters (rows carry the batch axes)."""
+        for tensor in self.tensors:
+            dim = tensor.dim(logical)
+            if dim is not None:
+                return size / self.group([a for a in tensor.axes[dim] if a not in self.batch_axes])
+        return float(size)
+
+    def gathered_bytes(self, tensor: Tensor) -> float:
+        """Bytes of a parameter once gathered over the batch axes (what a device computes with)."""
+        return tensor.local_bytes * self.group([a for a in tensor.mesh_axes if a in self.batch_axes])
+
 
 def _path(path: tuple) -> tuple[str, ...]:
     return tuple(str(getattr(key, "key", getattr(key, "name", key))) for key in path)
