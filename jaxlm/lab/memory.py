@@ -3,7 +3,9 @@ backward pass, from the rule table (`jaxlm.lab.layout`).
 
     parameters   Σ over parameters of size / (product of the mesh axes that split it) · itemsize
     optimizer    2 × parameters (AdamW's first and second moments share the parameters' shards)
-    gradients    parameters (each gradient ends in its parameter's shards)
+    gradients    parameters (each gradient ends in its parameter's shards), or their size gathered
+                 over the batch axes where the compiler all-reduces whole gradients (XLA:CPU,
+                 `jaxlm.lab.traffic` mechanism 5)
     batch        the batch's bytes / batch shards
 
 Activations, per layer and per local token t (rows / batch shards × length), c the compute
@@ -29,6 +31,7 @@ import dataclasses
 import numpy as np
 
 from jaxlm.lab.layout import Layout, output_tokens
+from jaxlm.lab.traffic import COMPILERS
 
 FLOAT32 = 4
 STEP_COUNTER = 4
@@ -105,7 +108,10 @@ def activation_bytes(layout: Layout) -> float:
 def predict_memory(layout: Layout) -> MemoryPrediction:
     """Bytes per device of every kind (module docstring)."""
     parameters = sum(tensor.local_bytes for tensor in layout.tensors)
+    gradients = parameters
+    if not COMPILERS[layout.platform].reduce_scatter:
+        gradients = sum(layout.gathered_bytes(tensor) for tensor in layout.tensors)
     return MemoryPrediction(
-        parameters=parameters, optimizer=2 * parameters, gradients=parameters,
+        parameters=parameters, optimizer=2 * parameters, gradients=gradients,
         activations=activation_bytes(layout), batch=layout.batch_bytes,
     )

@@ -215,6 +215,8 @@ def sweep(
     unknown = [s for s in strategies if s not in parallel.STRATEGIES]
     if unknown:
         raise JaxlmError(f"--strategies: {', '.join(unknown)} not one of {', '.join(parallel.STRATEGIES)}")
+    for spec in meshes or ():
+        mesh_overrides(spec)
     combos = [(s, m) for s in strategies for m in (meshes or [None])]
     results = []
     bar = tqdm.tqdm(combos, desc="compile", disable=not progress, dynamic_ncols=True)

@@ -12,7 +12,8 @@ tensor axes = its other mesh axes, t the local tokens of its matmul, c the compu
    A table whose rows ('vocab') are split over tensor axes T is looked up locally and summed: an
    all-reduce over T of t·D.
 3. Tensor parallelism (Megatron, inserted by GSPMD). A matmul whose contracting dimension is split
-   over T ends in an all-reduce over T of its output t·out·c (row parallel: attention output, wo);
+   over T ends in an all-reduce over T of its output t·out·c (row parallel: attention output, wo;
+   c is 4 where the compiler computes bfloat16 matmuls in float32, as XLA:CPU does);
    one whose output dimension is split over T (column parallel: q, k, v, wi, the vocab projection)
    all-reduces its input gradient t·in·c in the backward pass. Full remat recomputes the forward
    all-reduces a block needs again (all but its last sub-layer's).
@@ -51,17 +52,24 @@ class Traffic:
     bytes: float
     count: int
     why: str
+    mechanism: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
 class Compiler:
-    """What the platform's XLA pipeline does to GSPMD's collectives (see mechanism 5)."""
+    """What the platform's XLA pipeline does to GSPMD's collectives (mechanisms 3 and 5).
+
+    float32_dots: the compiler computes bfloat16 matmuls in float32 (XLA:CPU has no bf16 dot), so
+    the all-reduces of their partial sums move float32.
+    """
 
     reduce_scatter: bool
     reassociate: bool
+    float32_dots: bool
 
 
-COMPILERS = {"cpu": Compiler(False, False), "gpu": Compiler(True, True), "tpu": Compiler(True, True)}
+COMPILERS = {"cpu": Compiler(False, False, True), "gpu": Compiler(True, True, False),
+             "tpu": Compiler(True, True, False)}
 
 
 def all_gather(result: float, g: int) -> float:
@@ -122,7 +130,7 @@ def weight_gathers(layout: Layout) -> list[Traffic]:
     return out
 
 
-def lookup_traffic(layout: Layout) -> list[Traffic]:
+def lookups_of_tables(layout: Layout) -> list[Traffic]:
     out = []
     for tensor in layout.tensors:
         embed = tensor.dim("embed")
@@ -155,8 +163,9 @@ def _input_key(tensor: Tensor) -> tuple:
 
 def tensor_parallel(layout: Layout) -> list[Traffic]:
     cfg = layout.cfg.model
-    compute = np.dtype(cfg.dtype).itemsize
-    reassociate = COMPILERS[layout.platform].reassociate
+    compiler = COMPILERS[layout.platform]
+    compute = FLOAT32 if compiler.float32_dots else np.dtype(cfg.dtype).itemsize
+    reassociate = compiler.reassociate
     out, seen_inputs = [], set()
     for tensor in layout.tensors:
         matmul = _matmul(layout, tensor)
@@ -234,13 +243,14 @@ def gradient_reductions(layout: Layout) -> list[Traffic]:
 
 
 MECHANISMS: tuple[Callable[[Layout], list[Traffic]], ...] = (
-    weight_gathers, lookup_traffic, tensor_parallel, vocab_parallel_loss, gradient_reductions,
+    weight_gathers, lookups_of_tables, tensor_parallel, vocab_parallel_loss, gradient_reductions,
 )
 
 
 def predict_traffic(layout: Layout) -> list[Traffic]:
     """Every predicted collective of one step (module docstring), largest first."""
-    items = [item for mechanism in MECHANISMS for item in mechanism(layout) if item.bytes > 0]
+    items = [dataclasses.replace(item, mechanism=mechanism.__name__)
+             for mechanism in MECHANISMS for item in mechanism(layout) if item.bytes > 0]
     return sorted(items, key=lambda item: -item.bytes)
 
 
