@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
                         help="strategies to compare (default: all), e.g. --strategies dp fsdp fsdp_tp")
     parser.add_argument("--meshes", nargs="+", default=None, metavar="AXIS=N,...",
-                        help="meshes to try with every strategy, e.g. --meshes data=8 data=2,fsdp=2,tensor=2 "
-                             "(default: each strategy's own)")
+                        help="meshes to try with every strategy (data=2,fsdp=2,tensor=2) or with one "
+                             "(fsdp_tp:fsdp=4,tensor=2); a strategy no mesh applies to gets its default")
     parser.add_argument("--devices", type=int, default=0,
                         help="simulate this many host CPU devices (compile-only sweeps of big meshes: --steps 0)")
     parser.add_argument("--steps", type=int, default=3, help="steps to run and time per row (0: compile only)")

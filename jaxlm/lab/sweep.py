@@ -2,9 +2,10 @@
 
     results = sweep(config, overrides, strategies, meshes, steps, hardware)
 
-A mesh is `axis=size,...` over the config's mesh axes (`data=2,fsdp=2,tensor=2`); sizes that do
-not multiply to the device count fill through the config's own rules (-1 takes the rest). With no
-mesh given, each strategy gets its default: its own axis fills the devices, and the tensor
+A mesh is `axis=size,...` over the config's mesh axes (`data=2,fsdp=2,tensor=2`), tried with
+every strategy, or `strategy:axis=size,...` (`fsdp_tp:fsdp=32,tensor=8`), tried with that one
+only; sizes that do not multiply to the device count fill through the config's own rules (-1
+takes the rest). A strategy no mesh applies to gets its default: its own axis fills the devices, and the tensor
 strategies take tensor = the largest power of two up to 8 dividing the heads, d_ff and the
 devices (2 for dp_tp and fsdp_tp, whose other axis fills). A combination the config rejects
 becomes a skipped row with the one-line reason.
@@ -137,10 +138,18 @@ def default_mesh(cfg: Config, strategy: str, devices: int) -> list[str]:
     return [f"parallel.tensor={tensor}", "parallel.data=-1"]
 
 
+def split_spec(spec: str) -> tuple[str | None, str]:
+    """'fsdp_tp:fsdp=4,tensor=2' → ('fsdp_tp', 'fsdp=4,tensor=2'); 'data=8' → (None, 'data=8')."""
+    strategy, sep, mesh = spec.rpartition(":")
+    if sep and strategy not in parallel.STRATEGIES:
+        raise JaxlmError(f"--meshes {spec!r}: {strategy!r} is not one of {', '.join(parallel.STRATEGIES)}")
+    return (strategy or None), mesh
+
+
 def mesh_overrides(spec: str) -> list[str]:
     """'data=2,tensor=4' → ['parallel.data=2', 'parallel.tensor=4']; JaxlmError naming a bad axis."""
     overrides = []
-    for part in filter(None, (p.strip() for p in spec.split(","))):
+    for part in filter(None, (p.strip() for p in split_spec(spec)[1].split(","))):
         axis, sep, size = part.partition("=")
         if not sep or axis not in MESH_AXES:
             raise JaxlmError(f"--meshes {spec!r}: '{part}' is not axis=size with axis one of {', '.join(MESH_AXES)}")
@@ -217,7 +226,10 @@ def sweep(
         raise JaxlmError(f"--strategies: {', '.join(unknown)} not one of {', '.join(parallel.STRATEGIES)}")
     for spec in meshes or ():
         mesh_overrides(spec)
-    combos = [(s, m) for s in strategies for m in (meshes or [None])]
+    combos = []
+    for strategy in strategies:
+        own = [spec for spec in meshes or () if split_spec(spec)[0] in (None, strategy)]
+        combos += [(strategy, spec) for spec in own or [None]]
     results = []
     bar = tqdm.tqdm(combos, desc="compile", disable=not progress, dynamic_ncols=True)
     for strategy, spec in bar:

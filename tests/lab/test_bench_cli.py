@@ -34,17 +34,22 @@ def test_bench_writes_report_json_and_plots_for_executed_rows(tmp_path, capsys):
 
 
 def test_a_layout_the_config_rejects_is_a_skipped_row_naming_the_fix(tmp_path, capsys):
-    assert bench(tmp_path, "--strategies", "dp", "tp", "--meshes", "data=4,tensor=2", "--steps", "0",
-                 "--no-plots") == 0
-    rows = {row["strategy"]: row for row in json.loads((tmp_path / "bench.json").read_text())["results"]}
-    assert "parallel.tensor" in rows["dp"]["skipped"]
-    assert rows["tp"]["not_executed"] == "compile only (--steps 0)"
+    """A bare mesh is tried with every strategy, a `strategy:` mesh only with its own."""
+    assert bench(tmp_path, "--strategies", "dp", "tp", "--meshes", "data=4,tensor=2", "fsdp_tp:fsdp=8",
+                 "--steps", "0", "--no-plots") == 0
+    rows = json.loads((tmp_path / "bench.json").read_text())["results"]
+    assert [(row["strategy"], row["mesh_spec"]) for row in rows] == [
+        ("dp", "data=4,tensor=2"), ("tp", "data=4,tensor=2")]
+    assert "parallel.tensor" in rows[0]["skipped"]
+    assert rows[1]["mesh"] == {"data": 4, "fsdp": 1, "tensor": 2}
+    assert rows[1]["not_executed"] == "compile only (--steps 0)"
     assert "## Skipped" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, message", [
     (["--strategies", "zero3"], "--strategies: zero3 not one of"),
     (["--meshes", "model=2"], "is not axis=size"),
+    (["--meshes", "zero3:data=8"], "'zero3' is not one of"),
     (["--hardware", "tpu_v9"], "--hardware 'tpu_v9' is not a profile"),
     (["--steps", "-1"], "must be >= 0"),
 ])
