@@ -3,9 +3,10 @@ backward pass, from the rule table (`jaxlm.lab.layout`).
 
     parameters   Σ over parameters of size / (product of the mesh axes that split it) · itemsize
     optimizer    2 × parameters (AdamW's first and second moments share the parameters' shards)
-    gradients    parameters (each gradient ends in its parameter's shards), or their size gathered
-                 over the batch axes where the compiler all-reduces whole gradients (XLA:CPU,
-                 `jaxlm.lab.traffic` mechanism 5)
+    gradients    parameters (each gradient ends in its parameter's shards), plus the whole
+                 (gathered) gradients that exist before their reduction: all of them outside the
+                 layer stack and in an unrolled stack, one layer's in a scanned stack (its backward
+                 loop reduces each layer's gradient before the next)
     batch        the batch's bytes / batch shards
 
 Activations, per layer and per local token t (rows / batch shards × length), c the compute
@@ -31,7 +32,6 @@ import dataclasses
 import numpy as np
 
 from jaxlm.lab.layout import Layout, output_tokens
-from jaxlm.lab.traffic import COMPILERS
 
 FLOAT32 = 4
 STEP_COUNTER = 4
@@ -105,13 +105,22 @@ def activation_bytes(layout: Layout) -> float:
     return total
 
 
+def unreduced_gradients(layout: Layout) -> float:
+    """Bytes of whole gradients beyond their shards that exist at once (see `gradients` above)."""
+    scanned = layout.cfg.model.scan_layers
+    total = 0.0
+    for tensor in layout.tensors:
+        extra = layout.gathered_bytes(tensor) - tensor.local_bytes
+        if scanned and tensor.in_layer_stack:
+            extra /= tensor.shape[0]
+        total += extra
+    return total
+
+
 def predict_memory(layout: Layout) -> MemoryPrediction:
     """Bytes per device of every kind (module docstring)."""
     parameters = sum(tensor.local_bytes for tensor in layout.tensors)
-    gradients = parameters
-    if not COMPILERS[layout.platform].reduce_scatter:
-        gradients = sum(layout.gathered_bytes(tensor) for tensor in layout.tensors)
     return MemoryPrediction(
-        parameters=parameters, optimizer=2 * parameters, gradients=gradients,
+        parameters=parameters, optimizer=2 * parameters, gradients=parameters + unreduced_gradients(layout),
         activations=activation_bytes(layout), batch=layout.batch_bytes,
     )

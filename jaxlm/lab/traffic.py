@@ -6,7 +6,9 @@ tensor axes = its other mesh axes, t the local tokens of its matmul, c the compu
 
 1. Weight gathers. A parameter sharded over G is all-gathered before use: local·(g−1) bytes.
    XLA reuses the gathered weight in the backward pass of an unrolled stack; a scanned or
-   rematerialised block gathers it again (×2).
+   rematerialised block gathers it again (×2). So does a weight also split by tensor axes when
+   the backward pass wants it in another layout — observed for the tied embedding, and for layer
+   kernels when the batch spans a data axis beside G (XLA's choice, not a rule-table fact).
 2. Lookups. A table whose 'embed' dimension is split over G is not gathered for a lookup: the
    looked-up rows are exchanged instead, an all-to-all of t·D in the forward and the backward pass.
    A table whose rows ('vocab') are split over tensor axes T is looked up locally and summed: an
@@ -122,7 +124,9 @@ def weight_gathers(layout: Layout) -> list[Traffic]:
         if not gathered or (_is_table(tensor) and not _tied_output(layout, tensor)):
             continue
         split_by_tensor = any(a not in layout.batch_axes for a in tensor.mesh_axes)
-        again = split_by_tensor or (tensor.in_layer_stack and (cfg.scan_layers or cfg.remat != "none"))
+        data_beside = any(a not in gathered for a in layout.batch_axes)
+        regathered = split_by_tensor and (_tied_output(layout, tensor) or data_beside)
+        again = regathered or (tensor.in_layer_stack and (cfg.scan_layers or cfg.remat != "none"))
         g = layout.group(gathered)
         times = 2 if again else 1
         out.append(Traffic("all-gather", gathered, times * all_gather(tensor.local_bytes * g, g),
