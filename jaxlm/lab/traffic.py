@@ -20,16 +20,16 @@ tensor axes = its other mesh axes, t the local tokens of its matmul, c the compu
    all-reduces its input gradient t·in·c in the backward pass. Full remat recomputes the forward
    all-reduces a block needs again (all but its last sub-layer's).
 4. Vocab-parallel loss. Softmax cross-entropy over vocab-split logits all-reduces 3 floats per
-   token (max, sum of exponentials, target logit).
+   token (max, sum of exponentials, target logit); the accuracy metric's argmax all-gathers every
+   shard's maximum and its index (2 × g values per token).
 5. Gradients. Each parameter's gradient is summed over BA. On GPU and TPU XLA reduce-scatters it
    over G and all-reduces the shard over BA∖G. The CPU compiler has neither ReduceScatterCreator
    nor AllReduceReassociate: it all-reduces the full gradient over BA, once per use of the
    parameter (a tied embedding: once for the lookup, once for the output projection).
 
-Not predicted: scalar all-reduces (loss, gradient norm), the argmax gathers of the accuracy
-metric over a split vocabulary, and resharding copies XLA adds on its own (collective-permutes);
-together they are a few hundred bytes on the tiny test models. New parallel dimensions (context,
-pipeline stages) add one function to `MECHANISMS`.
+Not predicted: scalar all-reduces (loss, gradient norm) and resharding copies XLA adds on its
+own (collective-permutes); together they are a few hundred bytes on the tiny test models. New
+parallel dimensions (context, pipeline stages) add one function to `MECHANISMS`.
 """
 
 from __future__ import annotations
@@ -207,9 +207,13 @@ def vocab_parallel_loss(layout: Layout) -> list[Traffic]:
     split = _axes(projection, projection.dim("vocab"), layout.batch_axes)
     if not split:
         return []
-    tokens = layout.local_tokens(output_tokens(layout))
-    return [Traffic("all-reduce", split, 3 * all_reduce(tokens * FLOAT32, layout.group(split)), 3,
-                    "softmax over split vocabulary: max, sum, target logit")]
+    tokens, g = layout.local_tokens(output_tokens(layout)), layout.group(split)
+    return [
+        Traffic("all-reduce", split, 3 * all_reduce(tokens * FLOAT32, g), 3,
+                "softmax over split vocabulary: max, sum, target logit"),
+        Traffic("all-gather", split, 2 * all_gather(tokens * g * FLOAT32, g), 2,
+                "accuracy's argmax over split vocabulary: every shard's max and its index"),
+    ]
 
 
 def _uses(layout: Layout, tensor: Tensor) -> int:
