@@ -24,10 +24,8 @@ sizes; a sub-axis is written `'axis_1':(1)2`, size 2). `{}` means one group of a
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
-from collections.abc import Iterable
 
 KINDS = ("all-gather", "reduce-scatter", "all-reduce", "all-to-all", "collective-permute")
 
@@ -295,8 +293,3 @@ def read_collectives(text: str, num_devices: int) -> HloCollectives:
                 self_only=kind == "collective-permute" and _self_only(rest),
             ))
     return HloCollectives(tuple(found), tuple(unknown))
-
-
-def to_json(collectives: Iterable[Collective]) -> str:
-    """The collectives as a JSON list (for the run's results file)."""
-    return json.dumps([dataclasses.asdict(c) | {"bytes_per_step": c.bytes_per_step} for c in collectives])

@@ -5,7 +5,8 @@
 A mesh is `axis=size,...` over the config's mesh axes (`data=2,fsdp=2,tensor=2`), tried with
 every strategy, or `strategy:axis=size,...` (`fsdp_tp:fsdp=32,tensor=8`), tried with that one
 only; sizes that do not multiply to the device count fill through the config's own rules (-1
-takes the rest). A strategy no mesh applies to gets its default: its own axis fills the devices, and the tensor
+takes the rest). A strategy no mesh applies to keeps the mesh of the config and its overrides
+when they size an axis (`parallel.tensor=4`), else gets its default: its own axis fills the devices, and the tensor
 strategies take tensor = the largest power of two up to 8 dividing the heads, d_ff and the
 devices (2 for dp_tp and fsdp_tp, whose other axis fills). A combination the config rejects
 becomes a skipped row with the one-line reason.
@@ -138,6 +139,12 @@ def default_mesh(cfg: Config, strategy: str, devices: int) -> list[str]:
     return [f"parallel.tensor={tensor}", "parallel.data=-1"]
 
 
+def _sets_mesh(overrides: Sequence[str]) -> bool:
+    """Whether the user's overrides size mesh axes (then no default mesh replaces them)."""
+    keys = {f"parallel.{axis}" for axis in MESH_AXES}
+    return any(override.partition("=")[0].strip() in keys for override in overrides)
+
+
 def split_spec(spec: str) -> tuple[str | None, str]:
     """'fsdp_tp:fsdp=4,tensor=2' → ('fsdp_tp', 'fsdp=4,tensor=2'); 'data=8' → (None, 'data=8')."""
     strategy, sep, mesh = spec.rpartition(":")
@@ -162,7 +169,12 @@ def _compile_row(config: str, overrides: Sequence[str], strategy: str, spec: str
     result = Result(strategy, spec or "default")
     try:
         base = load_config(config, [*overrides, f"parallel.strategy={strategy}"])
-        mesh = mesh_overrides(spec) if spec is not None else default_mesh(base, strategy, jax.device_count())
+        if spec is not None:
+            mesh = mesh_overrides(spec)
+        elif _sets_mesh(overrides):
+            mesh = []
+        else:
+            mesh = default_mesh(base, strategy, jax.device_count())
         cfg = load_config(config, [*overrides, f"parallel.strategy={strategy}", *mesh])
         compiled = compile_step(cfg)
     except JaxlmError as error:
