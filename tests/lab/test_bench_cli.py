@@ -33,16 +33,18 @@ def test_bench_writes_report_json_and_plots_for_executed_rows(tmp_path, capsys):
     assert "Executed: dp data8, fsdp fsdp8" in out and "| dp | data8 |" in out
 
 
-def test_a_layout_the_config_rejects_is_a_skipped_row_naming_the_fix(tmp_path, capsys):
-    """A bare mesh is tried with every strategy, a `strategy:` mesh only with its own."""
+def test_a_layout_the_config_rejects_is_a_skipped_row_naming_the_fix(tmp_path, capsys, monkeypatch):
+    """A bare mesh is tried with every strategy, a `strategy:` mesh only with its own; a row whose
+    compiled memory does not fit the devices is compiled but not run."""
+    monkeypatch.setattr("jaxlm.lab.sweep._device_memory", lambda: 1000.0)
     assert bench(tmp_path, "--strategies", "dp", "tp", "--meshes", "data=4,tensor=2", "fsdp_tp:fsdp=8",
-                 "--steps", "0", "--no-plots") == 0
+                 "--steps", "1", "--no-plots") == 0
     rows = json.loads((tmp_path / "bench.json").read_text())["results"]
     assert [(row["strategy"], row["mesh_spec"]) for row in rows] == [
         ("dp", "data=4,tensor=2"), ("tp", "data=4,tensor=2")]
     assert "parallel.tensor" in rows[0]["skipped"]
     assert rows[1]["mesh"] == {"data": 4, "fsdp": 1, "tensor": 2}
-    assert rows[1]["not_executed"] == "compile only (--steps 0)"
+    assert rows[1]["not_executed"].startswith("compile only: needs") and "1e-06 GB available" in rows[1]["not_executed"]
     assert "## Skipped" in capsys.readouterr().out
 
 
