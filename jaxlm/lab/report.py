@@ -16,19 +16,10 @@ import jax
 import numpy as np
 
 from jaxlm.lab.hardware import Hardware
-from jaxlm.lab.sweep import Comparison, Result
+from jaxlm.lab.sweep import Comparison, Result, human_bytes
 from jaxlm.lab.traffic import by_kind
 
 TOP_COLLECTIVES = 20
-
-
-def _bytes(value: float | None) -> str:
-    if value is None:
-        return "–"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:.0f} B"
 
 
 def _seconds(value: float | None) -> str:
@@ -43,7 +34,7 @@ def _figure(comparison: Comparison, value: float | None) -> str:
     if value is None:
         return "–"
     if "bytes" in comparison.name:
-        return _bytes(value)
+        return human_bytes(value)
     if "seconds" in comparison.name:
         return _seconds(value)
     if comparison.name == "MFU":
@@ -98,11 +89,11 @@ def markdown(config: str, results: Sequence[Result], hardware: Hardware) -> str:
     for r in compiled:
         total = r.compiled.memory["total"]
         kinds = r.compiled.collectives.by_kind()
-        moved = ", ".join(f"{k} {int(v['count'])}× {_bytes(v['bytes'])}" for k, v in kinds.items() if v["bytes"])
+        moved = ", ".join(f"{k} {int(v['count'])}× {human_bytes(v['bytes'])}" for k, v in kinds.items() if v["bytes"])
         mfu = f"{100 * r.measured_mfu:.1f} %" if r.measured_mfu is not None else "–"
         tokens = f"{r.tokens / r.step_time:,.0f}" if r.executed else "–"
         lines.append(
-            f"| {r.strategy} | {_mesh(r)} | {r.compiled.compile_seconds:.1f} s | {_bytes(total)} "
+            f"| {r.strategy} | {_mesh(r)} | {r.compiled.compile_seconds:.1f} s | {human_bytes(total)} "
             f"({100 * total / hardware.hbm_bytes:.1f} %) | {moved or 'none'} | {_seconds(r.roofline.step_seconds)} "
             f"| {r.roofline.regime} | {100 * r.roofline.mfu:.1f} % | {_seconds(r.step_time)} | {tokens} | {mfu} |"
         )
@@ -118,7 +109,7 @@ def markdown(config: str, results: Sequence[Result], hardware: Hardware) -> str:
     lines += ["", "## Where the bytes go (predicted, largest first)", ""]
     for r in compiled:
         lines.append(f"**{r.strategy} {_mesh(r)}**: " + "; ".join(
-            f"{t.why} — {t.kind} over {'×'.join(t.axes)} {_bytes(t.bytes)}" for t in r.traffic[:5]))
+            f"{t.why} — {t.kind} over {'×'.join(t.axes)} {human_bytes(t.bytes)}" for t in r.traffic[:5]))
         lines.append("")
     return "\n".join(lines)
 

@@ -44,6 +44,16 @@ from jaxlm.train.flops import train_flops
 GAP = 0.10
 
 
+def human_bytes(value: float | None) -> str:
+    """1234567 → '1.23 MB'."""
+    if value is None:
+        return "–"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
+
+
 @dataclasses.dataclass(frozen=True)
 class Comparison:
     """One predicted figure beside its measurement; flagged when they differ by more than 10 %."""
@@ -211,8 +221,8 @@ def _execute(results: list[Result], steps: int, progress: bool) -> None:
             continue
         need = result.compiled.memory["total"]
         if used + need > capacity:
-            result.not_executed = (f"compile only: needs {need / 1e9:.2f} GB per device beside {used / 1e9:.2f} GB "
-                                   f"of the rows before it; {capacity / 1e9:.2f} GB available")
+            result.not_executed = (f"compile only: needs {human_bytes(need)} per device beside {human_bytes(used)} "
+                                   f"for the rows before it; {human_bytes(capacity)} available")
             continue
         used += need
         ready.append(result)
