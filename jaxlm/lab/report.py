@@ -97,6 +97,15 @@ def markdown(config: str, results: Sequence[Result], hardware: Hardware) -> str:
             f"({100 * total / hardware.hbm_bytes:.1f} %) | {moved or 'none'} | {_seconds(r.roofline.step_seconds)} "
             f"| {r.roofline.regime} | {100 * r.roofline.mfu:.1f} % | {_seconds(r.step_time)} | {tokens} | {mfu} |"
         )
+    lines += ["", "## Predicted memory per device", "",
+              "| strategy | mesh | parameters | AdamW | gradients | activations | batch | total (of capacity) |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in compiled:
+        m = r.memory
+        total = m.state + m.working + m.batch
+        lines.append(f"| {r.strategy} | {_mesh(r)} | {human_bytes(m.parameters)} | {human_bytes(m.optimizer)} "
+                     f"| {human_bytes(m.gradients)} | {human_bytes(m.activations)} | {human_bytes(m.batch)} "
+                     f"| {human_bytes(total)} ({100 * total / hardware.hbm_bytes:.1f} %) |")
     lines += ["", "## Predicted beside measured (⚑: more than 10 % apart)", "",
               "| strategy | mesh | figure | predicted | measured | gap | note |", "|---|---|---|---|---|---|---|"]
     for r in compiled:
