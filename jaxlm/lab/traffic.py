@@ -10,7 +10,8 @@ tensor axes = its other mesh axes, t the local tokens of its matmul, c the compu
    the backward pass wants it in another layout — observed for the tied embedding, and for layer
    kernels when the batch spans a data axis beside G (XLA's choice, not a rule-table fact).
 2. Lookups. A table whose 'embed' dimension is split over G is not gathered for a lookup: the
-   looked-up rows are exchanged instead, an all-to-all of t·D in the forward and the backward pass.
+   looked-up rows are exchanged instead, an all-to-all of t·D in the forward and the backward pass
+   (unless the table is smaller than those rows: then it is gathered like a weight).
    A table whose rows ('vocab') are split over tensor axes T is looked up locally and summed: an
    all-reduce over T of t·D.
 3. Tensor parallelism (Megatron, inserted by GSPMD). A matmul whose contracting dimension is split
@@ -87,9 +88,14 @@ def _axes(tensor: Tensor, dim: int | None, exclude: tuple[str, ...] = ()) -> tup
 
 
 def _exchanged(layout: Layout, tensor: Tensor) -> bool:
-    """Whether a table's 'embed' dimension is split over batch axes only (its lookups are all-to-alls)."""
+    """Whether a table's lookups exchange rows (all-to-alls): its 'embed' dimension is split over
+    batch axes only, and the table is larger than the rows a device looks up (XLA gathers a
+    smaller table, BERT's token types, instead)."""
     axes = _axes(tensor, tensor.dim("embed"))
-    return bool(axes) and all(a in layout.batch_axes for a in axes)
+    if not axes or any(a not in layout.batch_axes for a in axes):
+        return False
+    rows = max(layout.local_tokens(count) for count in lookups(layout, tensor)) * tensor.shape[tensor.dim("embed")]
+    return layout.gathered_bytes(tensor) > rows * tensor.itemsize
 
 
 def _is_table(tensor: Tensor) -> bool:
@@ -121,7 +127,7 @@ def weight_gathers(layout: Layout) -> list[Traffic]:
     out = []
     for tensor in layout.tensors:
         gathered = tuple(a for a in layout.batch_axes if a in tensor.mesh_axes)
-        if not gathered or (_is_table(tensor) and not _tied_output(layout, tensor)):
+        if not gathered or (_is_table(tensor) and not _tied_output(layout, tensor) and _exchanged(layout, tensor)):
             continue
         split_by_tensor = any(a not in layout.batch_axes for a in tensor.mesh_axes)
         data_beside = any(a not in gathered for a in layout.batch_axes)
