@@ -90,13 +90,13 @@ def _axes(tensor: Tensor, dim: int | None, exclude: tuple[str, ...] = ()) -> tup
 
 def _exchanged(layout: Layout, tensor: Tensor) -> bool:
     """Whether a table's lookups exchange rows (all-to-alls): its 'embed' dimension is split over
-    batch axes only, and the whole table is larger than the rows a device looks up (XLA gathers
+    batch axes only, and the whole table is no smaller than the rows a device looks up (XLA gathers
     a smaller table, BERT's token types, instead)."""
     axes = _axes(tensor, tensor.dim("embed"))
     if not axes or any(a not in layout.batch_axes for a in axes):
         return False
     rows = max(layout.local_tokens(count) for count in lookups(layout, tensor)) * tensor.shape[tensor.dim("embed")]
-    return math.prod(tensor.shape) > rows
+    return math.prod(tensor.shape) >= rows
 
 
 def _is_table(tensor: Tensor) -> bool:
