@@ -23,6 +23,7 @@ COMMANDS = {
     "generate": "jaxlm.cli.generate",
     "fill-mask": "jaxlm.cli.fill_mask",
     "convert": "jaxlm.cli.convert",
+    "bench": "jaxlm.cli.bench",
 }
 
 
