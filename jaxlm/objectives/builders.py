@@ -24,14 +24,22 @@ Builder = Callable[[Sequence, np.random.Generator], list[dict]]
 
 
 def bert_recipe(cfg: Config, tokenizer: Tokenizer) -> BertRecipe:
-    data = cfg.data
+    data, purpose = cfg.data, "data.objective=mlm_nsp"
+    random_low, random_high = tokenizer.learned_range()
     return BertRecipe(
         seq_length=data.seq_length, max_predictions=data.resolved_max_predictions, vocab_size=tokenizer.vocab_size,
-        cls_id=tokenizer.cls_id, sep_id=tokenizer.sep_id, mask_id=tokenizer.mask_id,
-        random_low=tokenizer.num_pieces - tokenizer.num_learned, random_high=tokenizer.num_pieces,
+        cls_id=tokenizer.require("cls_id", purpose), sep_id=tokenizer.require("sep_id", purpose),
+        mask_id=tokenizer.require("mask_id", purpose), random_low=random_low, random_high=random_high,
         masked_lm_prob=data.masked_lm_prob, short_seq_prob=data.short_seq_prob,
         word_starts=tokenizer.word_starts() if data.whole_word_masking else None,
     )
+
+
+def check_sentinels(cfg: Config, tokenizer: Tokenizer) -> None:
+    """Span corruption of the longest chunk needs this many sentinels; say so now, not mid-training."""
+    raw, _ = random_spans_helper(cfg.data.seq_length, cfg.data.noise_density, cfg.data.mean_noise_span_length)
+    spans = max(1, round(round(raw * cfg.data.noise_density) / cfg.data.mean_noise_span_length))
+    tokenizer.sentinel(spans - 1)
 
 
 def target_length(cfg: Config) -> int:
@@ -61,26 +69,31 @@ def make_example_builder(cfg: Config, tokenizer: Tokenizer) -> Builder:
 
         return build
     if data.objective == "causal_lm":
+        eos = tokenizer.require("eos_id", "data.objective=causal_lm")
         return lambda records, rng: causal_lm_examples(
-            tokenizer.encode_batch(records), data.seq_length, tokenizer.bos_id, tokenizer.eos_id, rng
+            tokenizer.encode_batch(records), data.seq_length, tokenizer.bos_id, eos, rng
         )
+    decoder_start = cfg.model.pad_id
     if data.objective == "span_corruption":
-        targets = target_length(cfg)
+        targets, eos = target_length(cfg), tokenizer.require("eos_id", "data.objective=span_corruption")
+        check_sentinels(cfg, tokenizer)
         return lambda records, rng: span_corruption_examples(
             tokenizer.encode_batch(records), data.seq_length, targets, data.noise_density,
-            data.mean_noise_span_length, tokenizer.sentinel, tokenizer.eos_id, rng,
+            data.mean_noise_span_length, tokenizer.sentinel, eos, decoder_start, rng,
         )
     if data.objective == "seq2seq":
-        targets = target_length(cfg)
+        targets, eos = target_length(cfg), tokenizer.require("eos_id", "data.objective=seq2seq")
 
         def build_pairs(records, rng):
             sources = tokenizer.encode_batch([source for source, _ in records])
             outputs = tokenizer.encode_batch([target for _, target in records])
             return seq2seq_examples(list(zip(sources, outputs, strict=True)), data.seq_length, targets,
-                                    tokenizer.eos_id, rng)
+                                    eos, decoder_start, rng)
 
         return build_pairs
+    purpose = "data.objective=classification"
+    cls_id, sep_id = tokenizer.require("cls_id", purpose), tokenizer.require("sep_id", purpose)
     return lambda records, rng: classification_examples(
         tokenizer.encode_batch([text for _, text in records]), [label for label, _ in records], data.seq_length,
-        tokenizer.cls_id, tokenizer.sep_id, rng,
+        cls_id, sep_id, rng,
     )

@@ -1,7 +1,8 @@
 """Causal LM examples: each document becomes [BOS] tokens [EOS], split into next-token pairs
 and packed several per row.
 
-For a document d: s = [BOS] + d + [EOS]; inputs = s[:-1], targets = s[1:] (len(d) + 1 tokens),
+For a document d: s = [BOS] + d + [EOS] (no BOS for a tokenizer without one, as GPT-2's: its
+documents only end with <|endoftext|>); inputs = s[:-1], targets = s[1:] (len(d) + 1 tokens),
 cut into pieces of at most L = seq_length. Pieces are shuffled and packed (`jaxlm.data.packing`):
 segments number the pieces in a row, positions restart at 0 in each piece, and every target
 belongs to the same piece as its input, so no token predicts (or attends) across a boundary.
@@ -18,9 +19,9 @@ import numpy as np
 from jaxlm.data.packing import pack_sequences
 
 
-def next_token_pieces(tokens: np.ndarray, length: int, bos: int, eos: int) -> list[dict[str, np.ndarray]]:
+def next_token_pieces(tokens: np.ndarray, length: int, bos: int | None, eos: int) -> list[dict[str, np.ndarray]]:
     """[BOS] tokens [EOS] as (inputs, targets) pieces of at most `length`."""
-    sequence = np.concatenate([[bos], tokens, [eos]]).astype(np.int32)
+    sequence = np.concatenate([[] if bos is None else [bos], tokens, [eos]]).astype(np.int32)
     inputs, targets = sequence[:-1], sequence[1:]
     return [
         {"inputs": inputs[start : start + length], "targets": targets[start : start + length]}
@@ -29,7 +30,7 @@ def next_token_pieces(tokens: np.ndarray, length: int, bos: int, eos: int) -> li
 
 
 def causal_lm_examples(
-    documents: Sequence[np.ndarray], length: int, bos: int, eos: int, rng: np.random.Generator
+    documents: Sequence[np.ndarray], length: int, bos: int | None, eos: int, rng: np.random.Generator
 ) -> list[dict[str, np.ndarray]]:
     """Packed rows from tokenized `documents` (pieces in random order)."""
     pieces = [piece for doc in documents for piece in next_token_pieces(doc, length, bos, eos)]

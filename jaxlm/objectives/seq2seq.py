@@ -3,7 +3,7 @@
 A pair (source ids, target ids) becomes, with L_s = seq_length and L_t = target_length:
     inputs = source[:L_s-1] + [EOS]            padded to L_s; segments 1 / 0; positions 0…
     targets = target[:L_t-1] + [EOS]           padded to L_t
-    decoder_inputs = [PAD] + targets[:-1]      (T5: the decoder starts from the pad id 0)
+    decoder_inputs = [start] + targets[:-1]    (start: the decoder start id, model.pad_id as in T5)
     weights = 1.0 on real target tokens
 """
 
@@ -13,8 +13,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxlm.data.tokenizer import PAD
-
 
 def _padded(values: np.ndarray, length: int) -> np.ndarray:
     out = np.zeros(length, np.int32)
@@ -22,10 +20,12 @@ def _padded(values: np.ndarray, length: int) -> np.ndarray:
     return out
 
 
-def encoder_decoder_example(inputs: np.ndarray, targets: np.ndarray, inputs_length: int, targets_length: int) -> dict:
+def encoder_decoder_example(
+    inputs: np.ndarray, targets: np.ndarray, inputs_length: int, targets_length: int, decoder_start: int
+) -> dict:
     """Pad an (inputs, targets) pair into the encoder-decoder batch row."""
     n, m = len(inputs), len(targets)
-    decoder_inputs = np.concatenate([[PAD], targets[:-1]])
+    decoder_inputs = np.concatenate([[decoder_start], targets[:-1]])
     return {
         "inputs": _padded(inputs, inputs_length),
         "segments": _padded(np.ones(n), inputs_length),
@@ -40,13 +40,13 @@ def encoder_decoder_example(inputs: np.ndarray, targets: np.ndarray, inputs_leng
 
 def seq2seq_examples(
     pairs: Sequence[tuple[np.ndarray, np.ndarray]], inputs_length: int, targets_length: int, eos: int,
-    rng: np.random.Generator,
+    decoder_start: int, rng: np.random.Generator,
 ) -> list[dict]:
     """Truncated, EOS-terminated, padded rows of token-id pairs, in random order."""
     examples = [
         encoder_decoder_example(
             np.append(source[: inputs_length - 1], eos), np.append(target[: targets_length - 1], eos),
-            inputs_length, targets_length,
+            inputs_length, targets_length, decoder_start,
         )
         for source, target in pairs
     ]

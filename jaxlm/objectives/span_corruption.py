@@ -73,7 +73,7 @@ def corrupt(
 
 def span_corruption_examples(
     documents: Sequence[np.ndarray], inputs_length: int, targets_length: int, noise_density: float,
-    mean_span: float, sentinel: Callable[[int], int], eos: int, rng: np.random.Generator,
+    mean_span: float, sentinel: Callable[[int], int], eos: int, decoder_start: int, rng: np.random.Generator,
 ) -> list[dict[str, np.ndarray]]:
     """Each document cut into raw chunks (`random_spans_helper` length), corrupted, padded; shuffled."""
     raw, _ = random_spans_helper(inputs_length, noise_density, mean_span)
@@ -84,5 +84,5 @@ def span_corruption_examples(
             if len(chunk) < 2:
                 continue
             inputs, targets = corrupt(chunk, noise_mask(len(chunk), noise_density, mean_span, rng), sentinel, eos)
-            examples.append(encoder_decoder_example(inputs, targets, inputs_length, targets_length))
+            examples.append(encoder_decoder_example(inputs, targets, inputs_length, targets_length, decoder_start))
     return [examples[i] for i in rng.permutation(len(examples))]

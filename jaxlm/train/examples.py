@@ -10,6 +10,7 @@ import numpy as np
 from flax import nnx
 
 from jaxlm.config import Config
+from jaxlm.data import Tokenizer
 
 MASKED_PROMPTS = (
     "The [MASK] statement is used to define a function.",
@@ -40,28 +41,27 @@ def _generate(cfg: Config, model: nnx.Module, tokenizer: object, count: int, con
     prompts = PROMPTS[:count]
     encoded = [tokenizer.encode(text) for text in prompts]
     if cfg.model.family == "decoder":
-        encoded = [np.concatenate([[tokenizer.bos_id], ids]) for ids in encoded]
+        encoded = [np.concatenate([[] if tokenizer.bos_id is None else [tokenizer.bos_id], ids]) for ids in encoded]
     else:
         encoded = [np.concatenate([ids, [tokenizer.sentinel(0)], [tokenizer.eos_id]]) for ids in encoded]
     width = max(len(ids) for ids in encoded)
-    tokens = np.zeros((len(encoded), width), np.int32)
+    tokens = np.full((len(encoded), width), cfg.model.pad_id, np.int32)
     for row, ids in enumerate(encoded):
         tokens[row, : len(ids)] = ids
     lengths = np.array([len(ids) for ids in encoded], np.int32)
     new = np.asarray(generate(model, tokens, lengths, max_new_tokens=16, eos_id=tokenizer.eos_id))
     for text, row in zip(prompts, new, strict=True):
-        ids = [int(t) for t in row if t not in (tokenizer.pad_id, tokenizer.eos_id)]
+        ids = [int(t) for t in row if t not in (cfg.model.pad_id, tokenizer.eos_id)]
         console(f"  {text} → {tokenizer.decode(ids)!r}")
 
 
-def print_examples(cfg: Config, model: nnx.Module, console: Callable[[str], None] = print) -> None:
+def print_examples(
+    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, console: Callable[[str], None] = print
+) -> None:
     """Print `cfg.train.examples` samples from `model` (nothing for classification models)."""
-    from jaxlm.data import load_tokenizer
-
     count = cfg.train.examples
     if not count or cfg.data.objective == "classification":
         return
-    tokenizer = load_tokenizer(cfg)
     if cfg.model.family == "encoder":
         if cfg.model.mlm_head:
             console("fill-mask examples:")

@@ -25,13 +25,14 @@ import tqdm
 
 from jaxlm import parallel
 from jaxlm.config import Config
-from jaxlm.data import load_tokenizer, make_loader
+from jaxlm.data import make_loader
 from jaxlm.errors import JaxlmError
 from jaxlm.train import flops
 from jaxlm.train.checkpoint import Checkpointer
 from jaxlm.train.init_from import load_matching_params
 from jaxlm.train.metrics import MetricsWriter
 from jaxlm.train.optimizer import learning_rate_schedule
+from jaxlm.train.run_folder import start_tokenizer, write_run_config
 from jaxlm.train.session import Session, build_session
 
 
@@ -141,9 +142,10 @@ def train(
     """
     workdir = workdir_for(cfg)
     workdir.mkdir(parents=True, exist_ok=True)
+    write_run_config(cfg, workdir)
+    tokenizer = start_tokenizer(cfg, workdir)
     checkpoints = Checkpointer(workdir / "checkpoints", cfg.checkpoint)
     session = build_session(cfg, load_params=_init_from(cfg, console))
-    tokenizer = load_tokenizer(cfg)
     batches = make_loader(cfg, "train", tokenizer=tokenizer)
     restored = checkpoints.restore(session.abstract_state())
     if restored is not None:

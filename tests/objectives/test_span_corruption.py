@@ -63,7 +63,7 @@ def test_noise_density_and_span_length_over_many_chunks():
 def test_examples_fill_the_configured_lengths_and_reconstruct():
     rng = np.random.default_rng(2)
     docs = [rng.integers(10, 800, n).astype(np.int32) for n in (5, 70, 71, 300)]
-    examples = span_corruption_examples(docs, 64, 14, 0.15, 3.0, sentinel, EOS, rng)
+    examples = span_corruption_examples(docs, 64, 14, 0.15, 3.0, sentinel, EOS, 0, rng)
     assert max(int(x["segments"].sum()) for x in examples) == 64
     pieces = []
     for x in examples:
