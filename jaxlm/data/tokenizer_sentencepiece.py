@@ -69,9 +69,10 @@ class SentencePieceTokenizer(Tokenizer):
         return self.sp.id_to_piece(self.unk_id or 0)
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Runs of pieces decode with sentencepiece; a sentinel is written as `<extra_id_i>`. A
-        run after a sentinel keeps the space its first piece starts with (as transformers' T5
-        tokenizer writes 'a<extra_id_0> b'); padding is dropped."""
+        """Runs of pieces decode with sentencepiece; a special token (a sentinel `<extra_id_i>`, the
+        eos or unk piece) is written as its text, and the run after it keeps the space its first
+        piece starts with, exactly as transformers' T5 tokenizer writes 'a</s> b<extra_id_0>c'.
+        Padding and ids above the vocabulary (unused model rows) are dropped."""
         out, run = [], []
 
         def flush() -> None:
@@ -81,9 +82,9 @@ class SentencePieceTokenizer(Tokenizer):
                 run.clear()
 
         for token in (int(t) for t in ids):
-            if token == self.pad_id:
+            if token == self.pad_id or token >= self.vocab_size:  # unused model rows decode to nothing
                 continue
-            if token < self.num_pieces:
+            if token < self.num_pieces and not (self.sp.is_control(token) or self.sp.is_unknown(token)):
                 run.append(token)
             else:
                 flush()

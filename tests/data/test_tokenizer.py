@@ -15,7 +15,7 @@ from jaxlm.data import load_tokenizer, open_tokenizer
 from jaxlm.data.embedded import embedded_documents
 from jaxlm.data.text import sentences
 from jaxlm.data.tokenizer_sentencepiece import NUM_SENTINELS
-from jaxlm.data.tokenizer_training import SPECIAL_PIECES, cached_tokenizer, sample_sentences
+from jaxlm.data.tokenizer_training import MAX_TRAINING_SENTENCES, SPECIAL_PIECES, cached_tokenizer, sample_sentences
 from jaxlm.errors import JaxlmError
 from tests.data.conftest import VOCAB, make_config
 
@@ -64,23 +64,23 @@ def test_unigram_trains_and_saves_a_loadable_model(tmp_path):
 
 TRAIN = """
 import hashlib, pathlib, sys
-from jaxlm.data.embedded import embedded_documents
-from jaxlm.data.text import sentences
 from jaxlm.data.tokenizer_training import cached_tokenizer
-texts = (s for doc in embedded_documents() for s in sentences(doc))
-tok = cached_tokenizer(pathlib.Path(sys.argv[1]), "x", 512, sys.argv[2], texts)
+texts = pathlib.Path(sys.argv[1]).read_text().splitlines()
+tok = cached_tokenizer(pathlib.Path(sys.argv[2]), "x", 512, sys.argv[3], iter(texts))
 print(hashlib.sha256(pathlib.Path(tok.path).read_bytes()).hexdigest())
 """
 
 
 @pytest.mark.parametrize("model_type", ["unigram", "bpe"])
 def test_training_is_byte_identical_across_processes(tmp_path, model_type):
-    """The embedded corpus has more sentences than are sampled, so sampling must be seeded: here
-    and in a fresh process (with its own sentencepiece generator) the model is the same."""
-    run = subprocess.run([sys.executable, "-c", TRAIN, str(tmp_path / "there"), model_type],
-                         capture_output=True, text=True, check=True)
-    texts = (s for doc in embedded_documents() for s in sentences(doc))
-    here = cached_tokenizer(tmp_path / "here", "x", 512, model_type, texts)
+    """More sentences than are sampled, so sampling must be seeded: here and in a fresh process
+    (with its own sentencepiece generator) the same text gives the same model."""
+    texts = [s for doc in embedded_documents() for s in sentences(doc)]
+    assert len(texts) > MAX_TRAINING_SENTENCES
+    (tmp_path / "texts.txt").write_text("\n".join(texts))
+    run = subprocess.run([sys.executable, "-c", TRAIN, str(tmp_path / "texts.txt"), str(tmp_path / "there"),
+                          model_type], capture_output=True, text=True, check=True)
+    here = cached_tokenizer(tmp_path / "here", "x", 512, model_type, iter(texts))
     assert run.stdout.strip() == hashlib.sha256(pathlib.Path(here.path).read_bytes()).hexdigest()
 
 
