@@ -9,7 +9,7 @@ import transformers
 from jaxlm.data import folder_tokenizer, open_tokenizer, save_tokenizer
 from jaxlm.data.embedded import embedded_documents
 from jaxlm.data.text import sentences
-from tests.interop.hf_tokenizers import BUILDERS, SIZE
+from tests.interop.hf_folders import BUILDERS, SIZE
 
 CORPUS = [s for doc in embedded_documents()[60:64] for s in sentences(doc)][:40]
 TEXTS = [*CORPUS, "The import statement imports a module.", "Don't  split   spaces , please !", "naïve café — ok?", ""]

@@ -1,7 +1,7 @@
 """The path a user takes with a real checkpoint, on tiny Hugging Face folders built here (weights
 from transformers, tokenizers trained on the embedded corpus): `jaxlm convert --from-hf` keeps the
 tokenizer, `jaxlm generate` / `fill-mask` print what transformers prints, `--to-hf` gives back
-the same tokens and logits, and `train.init_from` fine-tunes with the folder's tokenizer."""
+the same tokens and logits. Fine-tuning one: tests/train/test_finetune.py."""
 
 import filecmp
 
@@ -11,26 +11,10 @@ import torch
 import transformers
 
 from jaxlm.cli import main
-from tests.interop.helpers import randomize
-from tests.interop.hf_tokenizers import BUILDERS, SIZE
+from tests.interop.hf_folders import hf_folder
 
 PROMPTS = {"gpt2": "The import statement", "t5": "The import <extra_id_0> statement finds a module."}
 STEPS = 20
-
-
-def hf_model(kind: str) -> transformers.PreTrainedModel:
-    torch.manual_seed(0)
-    if kind == "gpt2":
-        config = transformers.GPT2Config(vocab_size=SIZE, n_embd=32, n_layer=2, n_head=2, n_positions=64,
-                                         bos_token_id=0, eos_token_id=0)
-        return randomize(transformers.GPT2LMHeadModel(config))
-    if kind == "bert":
-        config = transformers.BertConfig(vocab_size=SIZE, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                         intermediate_size=64, max_position_embeddings=64)
-        return randomize(transformers.BertForPreTraining(config))
-    config = transformers.T5Config(vocab_size=SIZE, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
-                                   feed_forward_proj="relu", decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)
-    return randomize(transformers.T5ForConditionalGeneration(config))
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +23,7 @@ def converted(tmp_path_factory):
     root = tmp_path_factory.mktemp("real")
     out = {}
     for kind in ("gpt2", "bert", "t5"):
-        hf = BUILDERS[kind](root / kind)
-        hf_model(kind).save_pretrained(hf)
+        hf = hf_folder(kind, root / kind)
         assert main(["convert", "--from-hf", str(hf), "--out", str(root / f"{kind}-ckpt")]) == 0
         out[kind] = (hf, root / f"{kind}-ckpt")
     return out
@@ -101,34 +84,3 @@ def test_to_hf_round_trip_gives_identical_tokens_and_logits(converted, tmp_path,
     with torch.no_grad():
         logits = [auto.from_pretrained(folder).eval()(**inputs)[0].numpy() for folder in (hf, tmp_path / "back")]
     np.testing.assert_array_equal(logits[1], logits[0])
-
-
-POSITIVE = ("good", "great", "fine", "nice", "correct")
-NEGATIVE = ("bad", "wrong", "poor", "broken", "invalid")
-FILLER = ("the", "function", "returns", "a", "list", "of", "values", "module", "object", "class")
-
-
-def test_fine_tuning_the_converted_bert_uses_its_tokenizer(converted, tmp_path, capsys, monkeypatch):
-    _, ckpt = converted["bert"]
-    rng = np.random.default_rng(0)
-    lines = []
-    for _ in range(400):
-        label = int(rng.integers(2))
-        words = [*rng.choice(FILLER, size=6), rng.choice(POSITIVE if label else NEGATIVE)]
-        rng.shuffle(words)
-        lines.append(f"{label}\t{' '.join(words)}")
-    (tmp_path / "labelled.tsv").write_text("\n".join(lines) + "\n")
-    monkeypatch.setenv("JAXLM_CACHE", str(tmp_path / "cache"))
-    out = cli_lines(
-        capsys, "train", "--no-progress", str(ckpt / "config.yaml"), f"train.init_from={ckpt}",
-        "model.num_labels=2", "model.mlm_head=false", "model.nsp_head=false", "data.objective=classification",
-        "data.source=local", f"data.path={tmp_path / 'labelled.tsv'}", "data.seq_length=16", "data.batch_size=16",
-        "data.validation_fraction=0.2", "train.steps=40", "train.learning_rate=3e-3", "train.warmup_steps=5",
-        "train.eval_batches=4", "train.log_every=20", f"workdir={tmp_path / 'run'}",
-    )
-    (final,) = [line for line in out if line.startswith("final eval:")]
-    accuracy = float(final.split("accuracy ")[1].split(",")[0])
-    assert accuracy >= 0.75, final
-    assert filecmp.cmp(ckpt / "tokenizer" / "tokenizer.json", tmp_path / "run" / "tokenizer" / "tokenizer.json",
-                       shallow=False)
-    assert not (tmp_path / "cache").exists()  # no tokenizer of ours was trained

@@ -1,8 +1,9 @@
-"""Tiny Hugging Face tokenizers trained here on the embedded corpus (nothing downloaded), saved as
-transformers saves them: GPT-2's byte-level BPE and BERT's WordPiece (tokenizer.json +
-tokenizer_config.json), T5's sentencepiece unigram (spiece.model and a tokenizer_config.json
-naming T5Tokenizer, as google's T5 folders have; transformers converts it on load). Each has
-exactly SIZE ids, sentinels included for T5. `BUILDERS[kind](folder)` writes one into `folder`."""
+"""Tiny Hugging Face folders built here, nothing downloaded: tokenizers trained on the embedded
+corpus and saved as transformers saves them (GPT-2's byte-level BPE and BERT's WordPiece as
+tokenizer.json + tokenizer_config.json; T5's sentencepiece unigram as spiece.model and a
+tokenizer_config.json naming T5Tokenizer, as google's T5 folders have, which transformers
+converts on load), each with exactly SIZE ids (sentinels included for T5), and small randomised
+models over them. `BUILDERS[kind](folder)` writes a tokenizer, `hf_folder(kind, folder)` a model too."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import json
 import pathlib
 
 import sentencepiece as spm
+import torch
 import transformers
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from jaxlm.data.embedded import embedded_documents
 from jaxlm.data.text import sentences
+from tests.interop.helpers import randomize
 
 SIZE = 300
 T5_SENTINELS = 100
@@ -69,3 +72,27 @@ def t5_tokenizer(folder: pathlib.Path) -> pathlib.Path:
 
 
 BUILDERS = {"gpt2": gpt2_tokenizer, "bert": bert_tokenizer, "t5": t5_tokenizer}
+
+
+def hf_model(kind: str) -> transformers.PreTrainedModel:
+    """A 2-layer, 32-wide GPT2LMHeadModel, BertForPreTraining or T5ForConditionalGeneration (v1.0)
+    over SIZE ids, every weight perturbed (`helpers.randomize`)."""
+    torch.manual_seed(0)
+    if kind == "gpt2":
+        config = transformers.GPT2Config(vocab_size=SIZE, n_embd=32, n_layer=2, n_head=2, n_positions=64,
+                                         bos_token_id=0, eos_token_id=0)
+        return randomize(transformers.GPT2LMHeadModel(config))
+    if kind == "bert":
+        config = transformers.BertConfig(vocab_size=SIZE, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                         intermediate_size=64, max_position_embeddings=64)
+        return randomize(transformers.BertForPreTraining(config))
+    config = transformers.T5Config(vocab_size=SIZE, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
+                                   feed_forward_proj="relu", decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)
+    return randomize(transformers.T5ForConditionalGeneration(config))
+
+
+def hf_folder(kind: str, folder: pathlib.Path) -> pathlib.Path:
+    """A Hugging Face folder of `kind` ('gpt2', 'bert', 't5'): tokenizer files, config.json and weights."""
+    BUILDERS[kind](folder)
+    hf_model(kind).save_pretrained(folder)
+    return folder
