@@ -69,4 +69,7 @@ def run(args: argparse.Namespace) -> int:
     tokenizer.save(str(out))
     print(f"{args.to_hf} -> {out} ({hf_architecture(cfg.model)}): {count_params(model):,} parameters, "
           f"tokenizer {tokenizer.path}")
+    if not (out / "tokenizer_config.json").is_file():
+        print("note: the tokenizer is jaxlm's own sentencepiece model (spiece.model): jaxlm reads it "
+              "(data.tokenizer_path), transformers' AutoTokenizer does not")
     return 0
