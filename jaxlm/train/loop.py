@@ -32,7 +32,7 @@ from jaxlm.train.checkpoint import Checkpointer
 from jaxlm.train.init_from import load_matching_params
 from jaxlm.train.metrics import MetricsWriter
 from jaxlm.train.optimizer import learning_rate_schedule
-from jaxlm.train.run_folder import start_tokenizer, write_run_config
+from jaxlm.train.run_folder import start_tokenizer, write_run_files
 from jaxlm.train.session import Session, build_session
 
 
@@ -142,8 +142,8 @@ def train(
     """
     workdir = workdir_for(cfg)
     workdir.mkdir(parents=True, exist_ok=True)
-    write_run_config(cfg, workdir)
     tokenizer = start_tokenizer(cfg, workdir)
+    write_run_files(cfg, workdir, tokenizer)
     checkpoints = Checkpointer(workdir / "checkpoints", cfg.checkpoint)
     session = build_session(cfg, load_params=_init_from(cfg, console))
     batches = make_loader(cfg, "train", tokenizer=tokenizer)

@@ -22,12 +22,14 @@ import yaml
 
 from jaxlm.config import Config
 from jaxlm.data import Tokenizer, folder_tokenizer, load_tokenizer, save_tokenizer
+from jaxlm.data.tokenizer_files import TOKENIZER_DIR, has_tokenizer
 from jaxlm.errors import JaxlmError
 from jaxlm.train.params_io import CONFIG_FILE, PARAMS_DIR, read_config
 
 
-def write_run_config(cfg: Config, workdir: pathlib.Path) -> None:
-    """`workdir/config.yaml`: the resolved config of this invocation (process 0 writes it)."""
+def write_run_files(cfg: Config, workdir: pathlib.Path, tokenizer: Tokenizer) -> None:
+    """`workdir/config.yaml` (the resolved config of this invocation) and, unless the run keeps one
+    already, `workdir/tokenizer/`. Process 0 writes them."""
     if jax.process_index() != 0:
         return
     try:
@@ -35,6 +37,8 @@ def write_run_config(cfg: Config, workdir: pathlib.Path) -> None:
     except OSError as error:
         raise JaxlmError(f"workdir: cannot write {workdir / CONFIG_FILE} ({error.strerror}); "
                          "choose a writable workdir") from None
+    if not has_tokenizer(workdir / TOKENIZER_DIR):
+        save_tokenizer(tokenizer, workdir)
 
 
 def _init_from_tokenizer(cfg: Config) -> Tokenizer | None:
@@ -54,12 +58,10 @@ def _init_from_tokenizer(cfg: Config) -> Tokenizer | None:
 
 
 def start_tokenizer(cfg: Config, workdir: pathlib.Path) -> Tokenizer:
-    """The tokenizer a run trains with, kept in `workdir/tokenizer/` (see the module docstring)."""
+    """The tokenizer a run trains with (see the module docstring); nothing is written yet."""
     tokenizer = folder_tokenizer(workdir)
     if tokenizer is None:
         tokenizer = (_init_from_tokenizer(cfg) if cfg.train.init_from else None) or load_tokenizer(cfg)
-        if jax.process_index() == 0:
-            save_tokenizer(tokenizer, workdir)
     tokenizer.check_fits(cfg.model)
     return tokenizer
 
