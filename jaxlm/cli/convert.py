@@ -40,7 +40,7 @@ def _objective(cfg: ModelConfig) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from jaxlm.config import Config, DataConfig
-    from jaxlm.data import open_tokenizer, save_tokenizer
+    from jaxlm.data import folder_tokenizer, open_tokenizer, save_tokenizer
     from jaxlm.data.tokenizer_files import has_tokenizer
     from jaxlm.interop.hf_config import hf_architecture
     from jaxlm.models import count_params
@@ -62,14 +62,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     from jaxlm.interop import save_hf_folder
-    from jaxlm.train.trained import load_trained
+    from jaxlm.train.trained import load_trained_model
 
-    cfg, model, tokenizer = load_trained(args.to_hf, [])
+    cfg, model, folder = load_trained_model(args.to_hf, [])
     out = save_hf_folder(model, args.out)
-    tokenizer.save(str(out))
-    print(f"{args.to_hf} -> {out} ({hf_architecture(cfg.model)}): {count_params(model):,} parameters, "
-          f"tokenizer {tokenizer.path}")
-    if not (out / "tokenizer_config.json").is_file():
+    tokenizer = folder_tokenizer(folder)
+    if tokenizer is not None:
+        tokenizer.save(str(out))
+    kept = f"tokenizer {tokenizer.path}" if tokenizer else f"no tokenizer (none kept in {folder})"
+    print(f"{args.to_hf} -> {out} ({hf_architecture(cfg.model)}): {count_params(model):,} parameters, {kept}")
+    if tokenizer is not None and not (out / "tokenizer_config.json").is_file():
         print("note: the tokenizer is jaxlm's own sentencepiece model (spiece.model): jaxlm reads it "
               "(data.tokenizer_path), transformers' AutoTokenizer does not")
     return 0

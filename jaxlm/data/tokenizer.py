@@ -12,7 +12,7 @@ Special ids are read from the tokenizer itself, never assumed; a role the tokeni
 |---|---|---|---|---|
 | pad_id | 0 `[PAD]` | None | 0 `[PAD]` | 0 `<pad>` |
 | bos_id (begins documents and prompts) | 2 `<s>` | None | None | None |
-| eos_id (ends documents) | 3 `</s>` | `<|endoftext|>` | None | 1 `</s>` |
+| eos_id (ends documents) | 3 `</s>` | 50256 (endoftext) | None | 1 `</s>` |
 | cls_id, sep_id, mask_id | 4, 5, 6 | None | `[CLS]` `[SEP]` `[MASK]` | None |
 | sentinel(i) `<extra_id_i>` | vocab_size − 1 − i | none | none | vocab_size − 1 − i |
 

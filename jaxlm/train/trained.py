@@ -2,6 +2,7 @@
 
     cfg, folder = find_run("runs/gpt2_tiny", overrides)       # or a config name, or a checkpoint folder
     cfg, model, tokenizer = load_trained("runs/gpt2_tiny", overrides)
+    cfg, model, folder = load_trained_model("ckpt/gpt2", overrides)   # without the tokenizer
 
 A target is a model-only checkpoint folder (config.yaml + params/), a run folder (holding
 checkpoints/; its newest good checkpoint), or a config (preset name or YAML) whose run folder is
@@ -56,18 +57,22 @@ def find_run(target: str, overrides: list[str], workdir: str = "") -> tuple[Conf
     return config_from_dict(saved, [*overrides, *extra]), folder
 
 
-def load_trained(target: str, overrides: list[str], workdir: str = "") -> tuple[Config, Model, Tokenizer]:
-    """(config, model, tokenizer) of a target (see the module docstring); the tokenizer is the one
-    kept in its folder (`run_folder.run_tokenizer`)."""
+def load_trained_model(target: str, overrides: list[str], workdir: str = "") -> tuple[Config, Model, pathlib.Path]:
+    """(config, model, folder) of a target (see the module docstring)."""
     cfg, folder = find_run(target, overrides, workdir)
     if is_model_only(folder):
-        _, model = load_params(folder)
-    else:
-        checkpoints = Checkpointer(folder / CHECKPOINTS, cfg.checkpoint)
-        try:
-            session = build_session(cfg)
-            _, session.state, _, _ = checkpoints.restore(session.abstract_state())
-        finally:
-            checkpoints.close()
-        model = session.model()
+        return cfg, load_params(folder)[1], folder
+    checkpoints = Checkpointer(folder / CHECKPOINTS, cfg.checkpoint)
+    try:
+        session = build_session(cfg)
+        _, session.state, _, _ = checkpoints.restore(session.abstract_state())
+    finally:
+        checkpoints.close()
+    return cfg, session.model(), folder
+
+
+def load_trained(target: str, overrides: list[str], workdir: str = "") -> tuple[Config, Model, Tokenizer]:
+    """(config, model, tokenizer) of a target; the tokenizer is the one kept in its folder
+    (`run_folder.run_tokenizer`)."""
+    cfg, model, folder = load_trained_model(target, overrides, workdir)
     return cfg, model, run_tokenizer(cfg, folder)
