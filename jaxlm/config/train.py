@@ -30,7 +30,8 @@ class TrainConfig:
         per eval.
     nan_policy: on a NaN/Inf loss, 'stop' the run naming the step, or 'skip' that update.
     init_from: a model-only checkpoint directory (`jaxlm convert`, `params_io.save_params`) whose
-        parameters replace the fresh ones before step 1 (fine-tuning).
+        parameters replace the fresh ones before step 1 (fine-tuning); the tokenizer it keeps, if
+        any, tokenizes the data.
     examples: fill-mask / generation examples printed after training (0: none).
     """
 
