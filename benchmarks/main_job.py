@@ -34,9 +34,9 @@ def main() -> None:
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
     from jaxlm.config import load_config
-    from jaxlm.data import load_tokenizer
     from jaxlm.infer.held_out import score_held_out, unigram_counts
     from jaxlm.train.loop import train
+    from jaxlm.train.run_folder import run_tokenizer
 
     load_before = os.getloadavg()[0]
     rows = []
@@ -46,7 +46,7 @@ def main() -> None:
             started = time.perf_counter()
             result = train(cfg, progress=False, console=lambda _: None)
             seconds = time.perf_counter() - started
-            tokenizer = load_tokenizer(cfg)
+            tokenizer = run_tokenizer(cfg, result.workdir)
             model, baseline = score_held_out(cfg, result.session.model(), tokenizer, unigram_counts(cfg, tokenizer))
         first, last = min(result.losses), max(result.losses)
         rows.append((preset, cfg.train.steps, seconds, result.losses[first], result.losses[last],

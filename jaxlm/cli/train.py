@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxlm.infer.held_out import print_held_out_report
     from jaxlm.models import count_params
     from jaxlm.train.loop import train, workdir_for
+    from jaxlm.train.run_folder import run_tokenizer
 
     overrides = list(args.overrides) + ([f"workdir={args.workdir}"] if args.workdir else [])
     cfg = load_config(args.config, overrides)
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.eval_metrics.items()))
         print(f"final eval: {shown}")
     if not result.stopped_by:
-        print_held_out_report(cfg, model)
+        print_held_out_report(cfg, model, run_tokenizer(cfg, workdir))
     print(f"done in {time.perf_counter() - started:.1f} s; metrics in {workdir / 'metrics.jsonl'}, "
           f"checkpoints in {workdir / 'checkpoints'}")
     return 0

@@ -23,7 +23,8 @@ class DataConfig:
     seq_length: tokens per example (encoder input length for seq2seq objectives);
     target_length: decoder length for seq2seq objectives (0 derives it).
     tokenizer: sentencepiece model type trained on the source ('unigram' or 'bpe'), or
-    tokenizer_path: an existing `.model` file to use instead.
+    tokenizer_path: an existing tokenizer to use instead: a Hugging Face tokenizer.json, a
+    sentencepiece .model (ours, or T5's spiece.model), or a folder holding one.
     validation_fraction: share of documents a local/embedded source holds out for 'validation'.
     masked_lm_prob, max_predictions (0: round(seq_length * masked_lm_prob)), short_seq_prob,
     whole_word_masking: the BERT recipe. noise_density, mean_noise_span_length: T5 span corruption.

@@ -7,16 +7,21 @@ from typing import Literal
 
 from jaxlm.config.schema import require
 
-Schedule = Literal["linear", "cosine", "constant"]
+Optimizer = Literal["adamw", "adafactor"]
+Schedule = Literal["linear", "cosine", "constant", "rsqrt"]
 NanPolicy = Literal["stop", "skip"]
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Optimizer (AdamW), learning-rate schedule and loop cadence.
+    """Optimizer, learning-rate schedule and loop cadence.
 
+    optimizer: 'adamw' (b1, b2, eps, weight_decay), or 'adafactor' as T5 trains (factored second
+        moments, decay exponent 0.8, updates clipped to RMS 1, steps relative to each parameter's
+        scale; b1 > 0 adds momentum; b2 and eps are AdamW's and unused; no weight decay).
     learning_rate: peak rate, reached after `warmup_steps` (at most `steps`) of linear warmup from 0, then decayed
-        ('linear' or 'cosine') to `learning_rate * end_lr_ratio` at `steps`, or held ('constant').
+        ('linear' or 'cosine') to `learning_rate * end_lr_ratio` at `steps`, or held ('constant');
+        'rsqrt' (T5) holds it for `warmup_steps` (no ramp), then decays as learning_rate · sqrt(warmup_steps / step).
     weight_decay: decoupled AdamW decay; never applied to norms and biases.
     clip_norm: clip the global gradient norm to this (0 turns clipping off).
     microbatches: split each batch of `data.batch_size` rows into this many microbatches whose
@@ -25,11 +30,13 @@ class TrainConfig:
         per eval.
     nan_policy: on a NaN/Inf loss, 'stop' the run naming the step, or 'skip' that update.
     init_from: a model-only checkpoint directory (`jaxlm convert`, `params_io.save_params`) whose
-        parameters replace the fresh ones before step 1 (fine-tuning).
+        parameters replace the fresh ones before step 1 (fine-tuning); the tokenizer it keeps, if
+        any, tokenizes the data.
     examples: fill-mask / generation examples printed after training (0: none).
     """
 
     steps: int = 100
+    optimizer: Optimizer = "adamw"
     learning_rate: float = 1e-3
     warmup_steps: int = 10
     schedule: Schedule = "linear"
@@ -54,6 +61,8 @@ class TrainConfig:
         require(self.warmup_steps >= 0, f"{prefix}.warmup_steps", "must be >= 0")
         require(0.0 <= self.end_lr_ratio <= 1.0, f"{prefix}.end_lr_ratio", "must be in [0, 1]")
         require(self.weight_decay >= 0, f"{prefix}.weight_decay", "must be >= 0")
+        require(self.optimizer == "adamw" or self.weight_decay == 0, f"{prefix}.weight_decay",
+                "adafactor applies no weight decay here (T5 uses none); set train.weight_decay=0")
         for name in ("b1", "b2"):
             require(0.0 <= getattr(self, name) < 1.0, f"{prefix}.{name}", "must be in [0, 1)")
         require(self.eps > 0, f"{prefix}.eps", "must be positive")

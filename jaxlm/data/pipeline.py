@@ -1,6 +1,6 @@
 """Entry point: the tokenizer of a config.
 
-    tokenizer = load_tokenizer(cfg)                # trained once per source and options, then cached
+    tokenizer = load_tokenizer(cfg)                # data.tokenizer_path, or ours trained once and cached
 
 A config's loader is `jaxlm.objectives.make_loader`: the objectives wire their examples into
 `jaxlm.data.loader`, so data never imports the layer above it.
@@ -15,8 +15,9 @@ from jaxlm.config import Config, DataConfig
 from jaxlm.data.embedded import corpus_fingerprint
 from jaxlm.data.sources import cache_dir, open_records
 from jaxlm.data.text import sentences, text_files
-from jaxlm.data.tokenizer import Tokenizer, cached_tokenizer
-from jaxlm.errors import JaxlmError
+from jaxlm.data.tokenizer import Tokenizer
+from jaxlm.data.tokenizer_files import open_tokenizer
+from jaxlm.data.tokenizer_training import cached_tokenizer
 
 MAX_TOKENIZER_RECORDS = 100_000
 
@@ -44,14 +45,22 @@ def training_texts(cfg: DataConfig) -> Iterator[str]:
             yield from sentences(record)
 
 
+def source_name(cfg: DataConfig) -> str:
+    """The training text, as errors name it."""
+    return {"embedded": "the embedded corpus", "local": f"data.path={cfg.path}",
+            "tfds": f"data.tfds_name={cfg.tfds_name}"}[cfg.source]
+
+
 def load_tokenizer(cfg: Config, *, progress: Callable[[Iterable[str]], Iterable[str]] | None = None) -> Tokenizer:
-    """`data.tokenizer_path` if set, else the cached sentencepiece model trained on the train split
-    (`progress` wraps the training sentences, e.g. in tqdm, when it has to train)."""
-    vocab_size = cfg.model.vocab_size
-    if cfg.model.pad_id != 0:
-        raise JaxlmError(f"model.pad_id: the tokenizer's [PAD] is id 0, not {cfg.model.pad_id}; set model.pad_id=0")
+    """`data.tokenizer_path` if set, else our sentencepiece model trained on the train split and
+    cached (`progress` wraps the training sentences, e.g. in tqdm, when it has to train); checked
+    against the model (`Tokenizer.check_fits`)."""
     if cfg.data.tokenizer_path:
-        return Tokenizer.load(cfg.data.tokenizer_path, vocab_size)
-    texts = training_texts(cfg.data)
-    texts = progress(texts) if progress else texts
-    return cached_tokenizer(cache_dir(), source_fingerprint(cfg.data), vocab_size, cfg.data.tokenizer, texts)
+        tokenizer = open_tokenizer(cfg.data.tokenizer_path)
+    else:
+        texts = training_texts(cfg.data)
+        texts = progress(texts) if progress else texts
+        tokenizer = cached_tokenizer(cache_dir(), source_fingerprint(cfg.data), cfg.model.vocab_size,
+                                     cfg.data.tokenizer, texts, source_name(cfg.data))
+    tokenizer.check_fits(cfg.model)
+    return tokenizer

@@ -12,6 +12,7 @@ from flax import nnx
 from jaxlm.config import ModelConfig
 from jaxlm.nn.attention_core import attention_weights, combine_values, fused_attention
 from jaxlm.nn.dense import Dense
+from jaxlm.nn.init import kernel_std, query_std
 from jaxlm.nn.masks import attention_mask
 from jaxlm.nn.params import canonical_dtype
 from jaxlm.nn.positions import apply_rotary
@@ -64,13 +65,13 @@ class MultiHeadAttention(nnx.Module):
         self.impl = cfg.attention_impl
         self.record_weights = False
 
-        def projection(fan_in: int, fan_out: int, axes: tuple[str, str]) -> Dense:
+        def projection(fan_in: int, fan_out: int, axes: tuple[str, str], std: float | None = None) -> Dense:
             return Dense(
-                fan_in, fan_out, axes=axes, rngs=rngs, use_bias=cfg.use_bias, init_std=cfg.init_std,
-                dtype=dtype, param_dtype=param_dtype,
+                fan_in, fan_out, axes=axes, rngs=rngs, use_bias=cfg.use_bias,
+                init_std=kernel_std(cfg, fan_in) if std is None else std, dtype=dtype, param_dtype=param_dtype,
             )
 
-        self.query = projection(cfg.d_model, inner, ("embed", "heads"))
+        self.query = projection(cfg.d_model, inner, ("embed", "heads"), query_std(cfg))
         self.key = projection(cfg.d_model, inner, ("embed", "heads"))
         self.value = projection(cfg.d_model, inner, ("embed", "heads"))
         self.output = projection(inner, cfg.d_model, ("heads", "embed"))

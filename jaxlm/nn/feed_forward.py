@@ -7,6 +7,7 @@ from flax import nnx
 
 from jaxlm.config import ModelConfig
 from jaxlm.nn.dense import Dense
+from jaxlm.nn.init import kernel_std
 from jaxlm.nn.params import canonical_dtype
 
 ACTIVATIONS = {
@@ -31,7 +32,7 @@ class FeedForward(nnx.Module):
 
         def dense(fan_in: int, fan_out: int, axes: tuple[str, str]) -> Dense:
             return Dense(
-                fan_in, fan_out, axes=axes, rngs=rngs, use_bias=cfg.use_bias, init_std=cfg.init_std,
+                fan_in, fan_out, axes=axes, rngs=rngs, use_bias=cfg.use_bias, init_std=kernel_std(cfg, fan_in),
                 dtype=dtype, param_dtype=param_dtype,
             )
 

@@ -17,6 +17,7 @@ from flax import nnx
 from jaxlm.config import ModelConfig
 from jaxlm.nn.attention import KVCache
 from jaxlm.nn.block import TransformerBlock
+from jaxlm.nn.init import relative_bias_std
 from jaxlm.nn.norms import norm_from_config
 from jaxlm.nn.params import canonical_dtype
 from jaxlm.nn.positions import RelativePositionBias
@@ -61,7 +62,7 @@ class LayerStack(nnx.Module):
         self.relative_bias = (
             RelativePositionBias(
                 cfg.relative_buckets, cfg.relative_max_distance, cfg.num_heads, bidirectional=not causal,
-                rngs=rngs, init_std=cfg.init_std, param_dtype=canonical_dtype(cfg.param_dtype),
+                rngs=rngs, init_std=relative_bias_std(cfg), param_dtype=canonical_dtype(cfg.param_dtype),
             )
             if cfg.position == "relative" else None
         )

@@ -33,12 +33,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import grain
 import numpy as np
 
-from jaxlm.data import Examples, flatten
+from jaxlm.data import Examples, Tokenizer, flatten
 from jaxlm.data.text import sentences
 from jaxlm.errors import JaxlmError
 
@@ -171,7 +170,7 @@ def document_instances(
 class BertExamples(Examples):
     """Records are documents (text); each gives its instances, negatives from the whole `records`."""
 
-    def __init__(self, recipe: BertRecipe, tokenizer: Any, records: Sequence[str], seed: int):
+    def __init__(self, recipe: BertRecipe, tokenizer: Tokenizer, records: Sequence[str], seed: int):
         if len(records) < 2:
             raise JaxlmError(
                 f"data: mlm_nsp draws NSP negatives from other documents but a split has {len(records)}; "

@@ -23,11 +23,12 @@ from jaxlm.objectives.span_corruption import SpanCorruptionExamples, random_span
 
 
 def bert_recipe(cfg: Config, tokenizer: Tokenizer) -> BertRecipe:
-    data = cfg.data
+    data, purpose = cfg.data, "data.objective=mlm_nsp"
+    random_low, random_high = tokenizer.learned_range()
     return BertRecipe(
         seq_length=data.seq_length, max_predictions=data.resolved_max_predictions, vocab_size=tokenizer.vocab_size,
-        cls_id=tokenizer.cls_id, sep_id=tokenizer.sep_id, mask_id=tokenizer.mask_id,
-        random_low=tokenizer.num_pieces - tokenizer.num_learned, random_high=tokenizer.num_pieces,
+        cls_id=tokenizer.require("cls_id", purpose), sep_id=tokenizer.require("sep_id", purpose),
+        mask_id=tokenizer.require("mask_id", purpose), random_low=random_low, random_high=random_high,
         masked_lm_prob=data.masked_lm_prob, short_seq_prob=data.short_seq_prob,
         word_starts=tokenizer.word_starts() if data.whole_word_masking else None,
     )
@@ -56,9 +57,9 @@ def make_examples(cfg: Config, tokenizer: Tokenizer, records: Sequence) -> Examp
         return CausalLMExamples(tokenizer, data.seq_length)
     if data.objective == "span_corruption":
         return SpanCorruptionExamples(tokenizer, data.seq_length, target_length(cfg), data.noise_density,
-                                      data.mean_noise_span_length, data.seed)
+                                      data.mean_noise_span_length, cfg.model.pad_id, data.seed)
     if data.objective == "seq2seq":
-        return Seq2SeqExamples(tokenizer, data.seq_length, target_length(cfg))
+        return Seq2SeqExamples(tokenizer, data.seq_length, target_length(cfg), cfg.model.pad_id)
     return ClassificationExamples(tokenizer, data.seq_length)
 
 

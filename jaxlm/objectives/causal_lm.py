@@ -1,7 +1,8 @@
 """Causal LM examples: each document becomes [BOS] tokens [EOS], split into next-token pairs
 and packed several per row.
 
-For a document d: s = [BOS] + d + [EOS]; inputs = s[:-1], targets = s[1:] (len(d) + 1 tokens),
+For a document d: s = [BOS] + d + [EOS] (no BOS for a tokenizer without one, as GPT-2's: its
+documents only end with <|endoftext|>); inputs = s[:-1], targets = s[1:] (len(d) + 1 tokens),
 cut into pieces of at most L = seq_length. Pieces are packed greedily in stream order (grain's
 first-fit packing with one bin: a piece joins the row when it fits, else the row is closed and
 padded): segments number the pieces in a row (1, 2, …; 0 = padding), positions restart at 0 in
@@ -13,17 +14,15 @@ One example: inputs, targets, segments, positions [L] int32; weights [L] float32
 
 from __future__ import annotations
 
-from typing import Any
-
 import grain
 import numpy as np
 
-from jaxlm.data import Examples, flatten
+from jaxlm.data import Examples, Tokenizer, flatten
 
 
-def next_token_pieces(tokens: np.ndarray, length: int, bos: int, eos: int) -> list[dict[str, np.ndarray]]:
+def next_token_pieces(tokens: np.ndarray, length: int, bos: int | None, eos: int) -> list[dict[str, np.ndarray]]:
     """[BOS] tokens [EOS] as (inputs, targets) pieces of at most `length`."""
-    sequence = np.concatenate([[bos], tokens, [eos]]).astype(np.int32)
+    sequence = np.concatenate([[] if bos is None else [bos], tokens, [eos]]).astype(np.int32)
     inputs, targets = sequence[:-1], sequence[1:]
     return [
         {"inputs": inputs[start : start + length], "targets": targets[start : start + length]}
@@ -40,12 +39,13 @@ def _packed_row(row: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 class CausalLMExamples(Examples):
     """Records are documents (text); each gives its next-token pieces, packed into rows of `length`."""
 
-    def __init__(self, tokenizer: Any, length: int):
+    def __init__(self, tokenizer: Tokenizer, length: int):
         self.tokenizer, self.length = tokenizer, length
+        self.eos = tokenizer.require("eos_id", "data.objective=causal_lm")
 
     def from_record(self, item: tuple[int, str], rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
         tokens = self.tokenizer.encode(item[1])
-        return next_token_pieces(tokens, self.length, self.tokenizer.bos_id, self.tokenizer.eos_id)
+        return next_token_pieces(tokens, self.length, self.tokenizer.bos_id, self.eos)
 
     def from_stream(self, items: grain.IterDataset) -> grain.IterDataset:
         rows = grain.experimental.FirstFitPackIterDataset(

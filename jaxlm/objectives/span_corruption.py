@@ -21,12 +21,11 @@ that length (grain's concatenate-then-split), so every example is full; only a f
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import grain
 import numpy as np
 
-from jaxlm.data import Examples
+from jaxlm.data import Examples, Tokenizer
 from jaxlm.objectives.seq2seq import encoder_decoder_example
 
 
@@ -55,10 +54,15 @@ def _segment_lengths(items: int, segments: int, rng: np.random.Generator) -> np.
     return np.diff(np.concatenate([[0], cuts, [items]]))
 
 
+def noise_and_spans(length: int, noise_density: float, mean_span: float) -> tuple[int, int]:
+    """Noise tokens k and spans s of a chunk of `length` ≥ 2 tokens (the formulas above)."""
+    noise = min(max(round(length * noise_density), 1), length - 1)
+    return noise, min(max(round(noise / mean_span), 1), noise, length - noise)
+
+
 def noise_mask(length: int, noise_density: float, mean_span: float, rng: np.random.Generator) -> np.ndarray:
     """[length] bool, True on noise tokens; spans alternate starting with non-noise. Needs length ≥ 2."""
-    noise = min(max(round(length * noise_density), 1), length - 1)
-    spans = min(max(round(noise / mean_span), 1), noise, length - noise)
+    noise, spans = noise_and_spans(length, noise_density, mean_span)
     noise_lengths = _segment_lengths(noise, spans, rng)
     keep_lengths = _segment_lengths(length - noise, spans, rng)
     mask = np.zeros(length, bool)
@@ -88,12 +92,16 @@ class SpanCorruptionExamples(Examples):
     """Records are documents (text); the stream's tokens are concatenated, cut into raw chunks and corrupted."""
 
     def __init__(
-        self, tokenizer: Any, inputs_length: int, targets_length: int, noise_density: float, mean_span: float,
-        seed: int,
+        self, tokenizer: Tokenizer, inputs_length: int, targets_length: int, noise_density: float, mean_span: float,
+        decoder_start: int, seed: int,
     ):
         self.tokenizer, self.inputs_length, self.targets_length = tokenizer, inputs_length, targets_length
         self.noise_density, self.mean_span, self.seed = noise_density, mean_span, seed
+        self.decoder_start = decoder_start
         self.raw_length, _ = random_spans_helper(inputs_length, noise_density, mean_span)
+        self.eos = tokenizer.require("eos_id", "data.objective=span_corruption")
+        _, spans = noise_and_spans(self.raw_length, noise_density, mean_span)
+        tokenizer.sentinel(spans - 1)  # a full chunk needs this many sentinels: fail now, not mid-training
 
     def from_record(self, item: tuple[int, str], rng: np.random.Generator) -> dict[str, np.ndarray] | None:
         tokens = self.tokenizer.encode(item[1])
@@ -102,8 +110,8 @@ class SpanCorruptionExamples(Examples):
     def corrupt_chunk(self, chunk: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
         tokens = chunk["tokens"][chunk["tokens_segment_ids"] > 0]
         mask = noise_mask(len(tokens), self.noise_density, self.mean_span, rng)
-        inputs, targets = corrupt(tokens, mask, self.tokenizer.sentinel, self.tokenizer.eos_id)
-        return encoder_decoder_example(inputs, targets, self.inputs_length, self.targets_length)
+        inputs, targets = corrupt(tokens, mask, self.tokenizer.sentinel, self.eos)
+        return encoder_decoder_example(inputs, targets, self.inputs_length, self.targets_length, self.decoder_start)
 
     def from_stream(self, items: grain.IterDataset) -> grain.IterDataset:
         chunks = grain.experimental.ConcatThenSplitIterDataset(items, length_struct={"tokens": self.raw_length})

@@ -25,7 +25,7 @@ import tqdm
 
 from jaxlm import parallel
 from jaxlm.config import Config, ConfigError
-from jaxlm.data import load_tokenizer, open_records
+from jaxlm.data import open_records
 from jaxlm.errors import JaxlmError
 from jaxlm.objectives import make_loader
 from jaxlm.paths import writable_directory
@@ -34,6 +34,7 @@ from jaxlm.train.checkpoint import Checkpointer
 from jaxlm.train.init_from import load_matching_params
 from jaxlm.train.metrics import MetricsWriter
 from jaxlm.train.optimizer import learning_rate_schedule
+from jaxlm.train.run_folder import start_tokenizer, write_run_files
 from jaxlm.train.session import Session, build_session
 
 ALREADY_COMPLETE = "already complete"
@@ -146,7 +147,8 @@ def train(
     """
     workdir = writable_directory(workdir_for(cfg), "workdir", "pass --workdir (or workdir=) a writable directory")
     _check_eval_split(cfg)
-    tokenizer = load_tokenizer(cfg)
+    tokenizer = start_tokenizer(cfg, workdir)
+    write_run_files(cfg, workdir, tokenizer)
     checkpoints = Checkpointer(workdir / "checkpoints", cfg.checkpoint)
     session = build_session(cfg, load_params=_init_from(cfg, console))
     batches = make_loader(cfg, "train", tokenizer=tokenizer)

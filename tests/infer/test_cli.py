@@ -4,7 +4,7 @@ stand-in for the run's tokenizer."""
 import numpy as np
 import pytest
 
-import jaxlm.data
+import jaxlm.train.trained
 from jaxlm.cli import main
 from jaxlm.config import Config
 from jaxlm.infer.generate import generate
@@ -16,7 +16,7 @@ from tests.infer.helpers import WordTokenizer, encoder_config, tiny_model
 @pytest.fixture
 def word_tokenizer(monkeypatch):
     tokenizer = WordTokenizer()
-    monkeypatch.setattr(jaxlm.data, "load_tokenizer", lambda cfg: tokenizer)
+    monkeypatch.setattr(jaxlm.train.trained, "run_tokenizer", lambda cfg, folder: tokenizer)
     return tokenizer
 
 

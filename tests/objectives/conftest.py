@@ -3,23 +3,18 @@ can read which document every token came from; and a finite in-order pass throug
 
 import numpy as np
 
-from jaxlm.data import validation_batches
+from jaxlm.data import Tokenizer, validation_batches
 
 VOCAB = 100_000
 
 
-class NumberTokenizer:
+class NumberTokenizer(Tokenizer):
     pad_id, unk_id, bos_id, eos_id, cls_id, sep_id, mask_id = range(7)
     vocab_size = VOCAB
+    sentinel_ids = tuple(VOCAB - 1 - index for index in range(100))
 
     def encode(self, text):
         return np.asarray([int(word.rstrip(".")) for word in text.split()], np.int32)
-
-    def encode_batch(self, texts):
-        return [self.encode(text) for text in texts]
-
-    def sentinel(self, index):
-        return VOCAB - 1 - index
 
 
 def rows_in_order(examples, records):

@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 
+from jaxlm.errors import JaxlmError
 from jaxlm.objectives.causal_lm import CausalLMExamples
 from tests.objectives.conftest import NumberTokenizer, rows_in_order
 
@@ -40,3 +42,15 @@ def test_causal_packing_never_lets_a_token_see_or_predict_across_documents():
         for q, k in zip(*np.nonzero(attend), strict=True):
             assert tokens_doc[q] == tokens_doc[k] or -1 in (tokens_doc[q], tokens_doc[k])
     assert seen == sum(len(d) + 1 for d in docs), "every token and each EOS is predicted exactly once"
+
+
+def test_a_tokenizer_without_bos_starts_documents_with_their_first_token_and_one_without_eos_is_refused():
+    no_bos = NumberTokenizer()
+    no_bos.bos_id = None  # as GPT-2's: documents only end with <|endoftext|>
+    rows = rows_in_order(CausalLMExamples(no_bos, 6), ["11 12", "21"])
+    np.testing.assert_array_equal(rows[0]["inputs"], [11, 12, 21, 0, 0, 0])
+    np.testing.assert_array_equal(rows[0]["targets"], [12, EOS, EOS, 0, 0, 0])
+    no_eos = NumberTokenizer()
+    no_eos.eos_id = None
+    with pytest.raises(JaxlmError, match=r"data.objective=causal_lm needs a end-of-sequence token"):
+        CausalLMExamples(no_eos, 6)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from jaxlm.config import ConfigError, config_from_dict
+from jaxlm.errors import JaxlmError
 from jaxlm.objectives.builders import target_length
 from jaxlm.objectives.span_corruption import (
     SpanCorruptionExamples,
@@ -12,7 +13,7 @@ from jaxlm.objectives.span_corruption import (
 )
 from tests.objectives.conftest import VOCAB, NumberTokenizer, rows_in_order
 
-V, EOS = VOCAB, 3
+V, EOS, START = VOCAB, 3, 5
 
 
 def sentinel(i):
@@ -73,16 +74,24 @@ def test_examples_concatenate_documents_fill_every_row_and_reconstruct_the_strea
     rng = np.random.default_rng(2)
     documents = [rng.integers(10, 800, n) for n in (5, 70, 71, 300, 1, 2, 140, 33)]
     records = [" ".join(map(str, doc)) for doc in documents]
-    rows = rows_in_order(SpanCorruptionExamples(NumberTokenizer(), 64, 14, 0.15, 3.0, seed=0), records)
+    rows = rows_in_order(SpanCorruptionExamples(NumberTokenizer(), 64, 14, 0.15, 3.0, START, seed=0), records)
     stream = []
     for x in rows:
         n, m = int(x["segments"].sum()), int(x["decoder_segments"].sum())
-        assert x["weights"].sum() == m and x["decoder_inputs"][0] == 0
+        assert x["weights"].sum() == m and x["decoder_inputs"][0] == START
         np.testing.assert_array_equal(x["decoder_inputs"][1:m], x["targets"][: m - 1])
         stream.extend(reconstruct(x["inputs"][:n], x["targets"][:m]))
     assert all(x["segments"].sum() == 64 and x["decoder_segments"].sum() == 14 for x in rows[:-1]), "full rows"
     assert stream == np.concatenate(documents).tolist(), "the rows are the concatenated documents, in order"
     assert len(rows) == -(-len(stream) // 70)
+
+
+def test_too_few_sentinels_fail_before_any_example():
+    few = NumberTokenizer()
+    few.sentinel_ids = few.sentinel_ids[:5]  # a 64-token row needs 3 at mean span 3, 9 at mean span 1
+    SpanCorruptionExamples(few, 64, 14, 0.15, 3.0, START, seed=0)
+    with pytest.raises(JaxlmError, match=r"sentinel <extra_id_8> is not in the tokenizer .*has 5"):
+        SpanCorruptionExamples(few, 64, 24, 0.15, 1.0, START, seed=0)
 
 
 def _t5(target):

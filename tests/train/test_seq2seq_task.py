@@ -22,7 +22,7 @@ def reversal_batch(rng: np.random.Generator, rows: int) -> dict[str, np.ndarray]
     for _ in range(rows):
         source = rng.integers(FIRST_SYMBOL, FIRST_SYMBOL + SYMBOLS, size=rng.integers(2, LENGTH - 1))
         examples.append(encoder_decoder_example(
-            np.append(source, EOS), np.append(source[::-1], EOS), LENGTH, LENGTH))
+            np.append(source, EOS), np.append(source[::-1], EOS), LENGTH, LENGTH, 0))
     return {key: np.stack([e[key] for e in examples]) for key in examples[0]}
 
 
