@@ -84,7 +84,7 @@ class Tokenizer:
         """The id of `role` (e.g. 'mask_id'), or a one-line error saying `purpose` needs it."""
         token = getattr(self, role)
         if token is None:
-            raise JaxlmError(f"{purpose} needs a {ROLES[role]} token, but the tokenizer {self.path or ''} has none; "
+            raise JaxlmError(f"{purpose} needs the tokenizer's {ROLES[role]} token, but {self.path or 'it'} has none; "
                              "use a tokenizer that has one (leave data.tokenizer_path empty to train ours)")
         return token
 

@@ -6,7 +6,7 @@ import pytest
 
 import jaxlm.train.trained
 from jaxlm.cli import main
-from jaxlm.config import Config
+from jaxlm.config import Config, DataConfig
 from jaxlm.infer.generate import generate
 from jaxlm.models import build_model
 from jaxlm.train.params_io import save_params
@@ -37,7 +37,7 @@ def test_generate_command_prints_the_greedy_continuation_of_each_prompt(tmp_path
 
 def test_fill_mask_command_fills_each_mask_and_lists_candidates(tmp_path, word_tokenizer, capsys):
     cfg = encoder_config()
-    save_params(tmp_path / "bert", build_model(cfg), Config(model=cfg))
+    save_params(tmp_path / "bert", build_model(cfg), Config(model=cfg, data=DataConfig(objective="mlm_nsp")))
     assert main(["fill-mask", str(tmp_path / "bert"), "--text", "the [MASK] sat on [MASK] mat", "--top-k", "2"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and lines[0].startswith("the ") and "[MASK]" not in lines[0]

@@ -52,5 +52,5 @@ def test_a_tokenizer_without_bos_starts_documents_with_their_first_token_and_one
     np.testing.assert_array_equal(rows[0]["targets"], [12, EOS, EOS, 0, 0, 0])
     no_eos = NumberTokenizer()
     no_eos.eos_id = None
-    with pytest.raises(JaxlmError, match=r"data.objective=causal_lm needs a end-of-sequence token"):
+    with pytest.raises(JaxlmError, match=r"data.objective=causal_lm needs the tokenizer's end-of-sequence token"):
         CausalLMExamples(no_eos, 6)
