@@ -10,8 +10,10 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxlm.config import ModelConfig
+from jaxlm.errors import JaxlmError
 from jaxlm.nn.attention_core import attention_weights, combine_values, fused_attention
 from jaxlm.nn.dense import Dense
+from jaxlm.nn.hooks import current_hooks
 from jaxlm.nn.masks import attention_mask
 from jaxlm.nn.params import canonical_dtype
 from jaxlm.nn.positions import apply_rotary
@@ -50,7 +52,8 @@ class MultiHeadAttention(nnx.Module):
     configured, rotate q and k of self-attention only.
 
     With a `KVCache`, the new keys and values are written at slots [index, index + lq) and the
-    queries attend over every filled slot; the updated cache is returned.
+    queries attend over every filled slot; the updated cache is returned. Full-sequence
+    self-attention goes through an installed context-parallel hook (`jaxlm.nn.hooks`) if any.
     """
 
     def __init__(self, cfg: ModelConfig, *, causal: bool, rngs: nnx.Rngs, cross: bool = False):
@@ -99,6 +102,13 @@ class MultiHeadAttention(nnx.Module):
         if self.rotary_base is not None:
             q = apply_rotary(q, positions, self.rotary_base)
             k = apply_rotary(k, positions, self.rotary_base)
+
+        split_sequence = current_hooks().context
+        if split_sequence is not None and cache is None and context is None:
+            if bias is not None:
+                raise JaxlmError("context parallelism does not split relative position bias; set parallel.context=1")
+            out = split_sequence.attend(q, k, v, segments, causal=self.causal, scale=self.scale)
+            return self.output(out.reshape(batch, length, self.num_heads * self.head_dim)), cache
 
         offset = 0
         if cache is not None:

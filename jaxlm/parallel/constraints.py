@@ -2,7 +2,8 @@
 
 The model calls `constrain(x, ('batch', 'length', 'embed'))` where it wants activations pinned
 (block boundaries); outside a mesh and rule table it returns x unchanged, so the same model
-runs on one device without any parallel setup.
+runs on one device without any parallel setup. `use_mesh` also installs the execution hooks
+(context-parallel attention, the pipeline) that `mesh.execution_hooks` builds for the mesh.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from flax import nnx
 from flax.core import spmd as flax_spmd
 from jax.sharding import Mesh, NamedSharding
 
+from jaxlm.nn.hooks import NO_HOOKS, ExecutionHooks, use_hooks
 from jaxlm.parallel.rules import Rules, logical_to_spec
 
 
 @contextlib.contextmanager
-def use_mesh(mesh: Mesh, rules: Rules) -> Iterator[None]:
-    """Make `mesh` the current mesh and `rules` the logical-axis rules (for tracing and running)."""
-    with jax.set_mesh(mesh), nnx.logical_axis_rules(rules):
+def use_mesh(mesh: Mesh, rules: Rules, hooks: ExecutionHooks = NO_HOOKS) -> Iterator[None]:
+    """Make `mesh` the current mesh, `rules` the logical-axis rules and `hooks` the execution hooks
+    (for tracing and running)."""
+    with jax.set_mesh(mesh), nnx.logical_axis_rules(rules), use_hooks(hooks):
         yield
 
 

@@ -22,29 +22,31 @@ def test_conftest_gives_eight_devices():
 @pytest.mark.parametrize(
     ("overrides", "shape"),
     [
-        ((), (8, 1, 1)),
-        (("parallel.strategy=fsdp",), (1, 8, 1)),
-        (("parallel.strategy=tp",), (1, 1, 8)),
-        (("parallel.strategy=dp_tp", "parallel.tensor=2"), (4, 1, 2)),
-        (("parallel.strategy=fsdp_tp", "parallel.tensor=2"), (1, 4, 2)),
-        (("parallel.strategy=fsdp_tp", "parallel.data=-1", "parallel.fsdp=2", "parallel.tensor=2"), (2, 2, 2)),
-        (("parallel.strategy=fsdp", "parallel.data=2"), (2, 4, 1)),
+        ((), (8, 1, 1, 1, 1)),
+        (("parallel.strategy=fsdp",), (1, 1, 8, 1, 1)),
+        (("parallel.strategy=tp",), (1, 1, 1, 1, 8)),
+        (("parallel.strategy=dp_tp", "parallel.tensor=2"), (4, 1, 1, 1, 2)),
+        (("parallel.strategy=fsdp_tp", "parallel.tensor=2"), (1, 1, 4, 1, 2)),
+        (("parallel.strategy=fsdp_tp", "parallel.data=-1", "parallel.fsdp=2", "parallel.tensor=2"), (2, 1, 2, 1, 2)),
+        (("parallel.strategy=fsdp", "parallel.data=2"), (2, 1, 4, 1, 1)),
+        (("parallel.context=2", "parallel.stage=2"), (2, 2, 1, 2, 1)),
+        (("parallel.strategy=fsdp_tp", "parallel.context=2", "parallel.tensor=2"), (1, 1, 2, 2, 2)),
     ],
 )
 def test_mesh_shape_fills_the_strategy_axis_or_the_minus_one_axis(overrides, shape):
     mesh = parallel.make_mesh(config(*overrides).parallel)
-    assert mesh.axis_names == ("data", "fsdp", "tensor")
+    assert mesh.axis_names == ("data", "stage", "fsdp", "context", "tensor") == parallel.MESH_AXES
     assert mesh.devices.shape == shape
 
 
 def test_mesh_axes_are_auto():
     mesh = parallel.make_mesh(config().parallel)
-    assert mesh.axis_types == (AxisType.Auto,) * 3
+    assert mesh.axis_types == (AxisType.Auto,) * 5
 
 
 def test_mesh_over_a_subset_of_devices():
     mesh = parallel.make_mesh(config().parallel, devices=jax.devices()[:2])
-    assert mesh.devices.shape == (2, 1, 1)
+    assert mesh.devices.shape == (2, 1, 1, 1, 1)
 
 
 def test_mesh_product_unequal_to_device_count_names_keys_and_fix():
@@ -52,13 +54,13 @@ def test_mesh_product_unequal_to_device_count_names_keys_and_fix():
     with pytest.raises(ConfigError) as error:
         parallel.make_mesh(cfg.parallel)
     message = str(error.value)
-    assert message == "parallel: data*fsdp*tensor = 6 but 8 devices; set parallel.fsdp=-1 to fill"
+    assert message == "parallel: data*stage*fsdp*context*tensor = 6 but 8 devices; set parallel.fsdp=-1 to fill"
     assert "\n" not in message
 
 
 def test_fill_axis_that_is_not_a_whole_number_is_an_error():
     cfg = config("parallel.strategy=fsdp_tp", "parallel.tensor=3")
-    with pytest.raises(ConfigError, match="parallel: data\\*fsdp\\*tensor leaves 8/3 devices"):
+    with pytest.raises(ConfigError, match="parallel: data\\*stage\\*fsdp\\*context\\*tensor leaves 8/3 devices"):
         parallel.make_mesh(cfg.parallel)
 
 

@@ -1,0 +1,137 @@
+"""Pipeline parallelism: the scanned layer stack cut into p consecutive groups of layers, one per
+device along the `stage` mesh axis, run as a GPipe schedule over m microbatches.
+
+The rule table splits the stacked parameters' leading [layers] axis over stage, so stage s
+holds layers s·L/p … (s+1)·L/p − 1. The batch is cut into m microbatches (strided: microbatch j
+is rows j, j+m, …, so each stays spread over every data shard). At clock tick t, stage s works
+on microbatch t − s: stage 0 takes it from the input, every later stage takes what its
+predecessor produced at tick t − 1 (`ppermute` to the next stage, written below). After
+m + p − 1 ticks the last stage has produced every microbatch; its outputs are summed over stage
+(a broadcast: the other stages contribute zeros). `jax.grad` of this loop is the same schedule
+run backwards, gradients travelling a stage back through ppermute's transpose.
+
+Bubble: each stage does useful work in m of the m + p − 1 ticks, so the idle fraction is
+(p − 1)/(m + p − 1) (`bubble_fraction`; `benchmarks/pipeline.py` times it). Under SPMD an idle
+stage still computes, on a clipped copy of a microbatch whose result is discarded. 1F1B (which
+bounds stored activations at p microbatches instead of m) would need a hand-written backward
+schedule; it is not implemented.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax.sharding import PartitionSpec as P
+
+from jaxlm.config import Config, ConfigError
+from jaxlm.errors import JaxlmError
+from jaxlm.nn.hooks import RunLayers
+
+AXIS = "stage"
+
+
+def check_pipeline(cfg: Config, sizes: Mapping[str, int]) -> None:
+    """ConfigError unless the layer stacks split over the stages and the batch into microbatches."""
+    stages = sizes[AXIS]
+    if stages == 1:
+        return
+    if not cfg.model.scan_layers:
+        raise ConfigError(f"parallel.stage={stages} splits the scanned layer stack; set model.scan_layers=true")
+    depths = {"model.num_layers": cfg.model.num_layers}
+    if cfg.model.family == "encoder_decoder":
+        depths["model.num_decoder_layers"] = cfg.model.resolved_decoder_layers
+    for key, layers in depths.items():
+        if layers % stages:
+            raise ConfigError(
+                f"{key}={layers} is not divisible by parallel.stage={stages}; "
+                f"set parallel.stage to a divisor of {layers}"
+            )
+    m, rows = cfg.parallel.pipeline_microbatches, sizes["data"] * sizes["fsdp"]
+    if cfg.data.batch_size % (m * rows):
+        raise ConfigError(
+            f"data.batch_size={cfg.data.batch_size} does not split into parallel.pipeline_microbatches={m} "
+            f"microbatches over data*fsdp={rows}; set data.batch_size to a multiple of {m * rows}"
+        )
+
+
+def gpipe_schedule(stages: int, microbatches: int) -> np.ndarray:
+    """[ticks, stages] int32: the microbatch each stage works on at each tick, −1 when idle."""
+    ticks = microbatches + stages - 1
+    tick, stage = np.meshgrid(np.arange(ticks), np.arange(stages), indexing="ij")
+    work = tick - stage
+    return np.where((work >= 0) & (work < microbatches), work, -1).astype(np.int32)
+
+
+def bubble_fraction(schedule: np.ndarray) -> float:
+    """The fraction of (tick, stage) slots in which a stage has no microbatch."""
+    return float(np.mean(schedule < 0))
+
+
+def _to_microbatches(x: jax.Array | None, m: int) -> jax.Array | None:
+    """[b, ...] → [m, b/m, ...], microbatch j holding rows j, j+m, j+2m, …"""
+    return None if x is None else jnp.swapaxes(x.reshape(x.shape[0] // m, m, *x.shape[1:]), 0, 1)
+
+
+def _from_microbatches(x: jax.Array) -> jax.Array:
+    return jnp.swapaxes(x, 0, 1).reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+
+
+def _fold_in_microbatch(state: nnx.State, microbatch: jax.Array) -> nnx.State:
+    """Dropout keys (one per layer) folded with the microbatch index, so microbatches draw apart."""
+    def fold(x: Any) -> Any:
+        if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return jax.vmap(jax.random.fold_in, in_axes=(0, None))(x, microbatch)
+        return x
+    return jax.tree.map(fold, state)
+
+
+@dataclasses.dataclass(frozen=True)
+class GPipe:
+    """The `jaxlm.nn.hooks.PipelineHook` for the current mesh's stage axis."""
+
+    microbatches: int = 4
+
+    def __call__(self, run: RunLayers, layers: nnx.Module, x: jax.Array, rows: tuple, common: tuple) -> jax.Array:
+        stages, m = jax.sharding.get_abstract_mesh().shape[AXIS], self.microbatches
+        if x.shape[0] % m:
+            raise JaxlmError(
+                f"a batch of {x.shape[0]} rows does not split into parallel.pipeline_microbatches={m}; "
+                f"use a multiple of {m} rows"
+            )
+        graphdef, state = nnx.split(layers)
+        schedule = jnp.asarray(gpipe_schedule(stages, m))
+        inputs = _to_microbatches(x, m)
+        rows = jax.tree.map(lambda a: _to_microbatches(a, m), rows)
+        last = stages - 1
+
+        def per_stage(state: nnx.State, inputs: jax.Array, rows: tuple, common: tuple) -> jax.Array:
+            stage = jax.lax.axis_index(AXIS)
+
+            def tick(carry: tuple[jax.Array, jax.Array], work: jax.Array) -> tuple[tuple, None]:
+                received, outputs = carry
+                microbatch = work[stage]
+                index = jnp.clip(microbatch, 0, m - 1)
+                x_in = jnp.where(stage == 0, inputs[index], received)
+                local = nnx.merge(graphdef, _fold_in_microbatch(state, index))
+                y = run(local, x_in, jax.tree.map(lambda a: a[index], rows), common)
+                finished = (stage == last) & (microbatch >= 0)
+                outputs = jax.lax.dynamic_update_index_in_dim(
+                    outputs, jnp.where(finished, y, outputs[index]), index, 0
+                )
+                received = jax.lax.ppermute(y, AXIS, [(s, s + 1) for s in range(last)])
+                return (received, outputs), None
+
+            start = jax.lax.pcast((jnp.zeros_like(inputs[0]), jnp.zeros_like(inputs)), AXIS, to="varying")
+            (_, outputs), _ = jax.lax.scan(tick, start, schedule)
+            return jax.lax.psum(jnp.where(stage == last, outputs, 0), AXIS)
+
+        outputs = jax.shard_map(
+            per_stage, in_specs=(P(AXIS), P(), P(), P()), out_specs=P(), axis_names={AXIS}
+        )(state, inputs, rows, common)
+        return _from_microbatches(outputs)
