@@ -34,6 +34,8 @@ def constrain(x: jax.Array, logical_axes: Sequence[str | None]) -> jax.Array:
     rules = flax_spmd.get_logical_axis_rules()
     if mesh.empty or not rules:
         return x
-    sizes = dict(zip(mesh.axis_names, mesh.axis_sizes, strict=True))
+    # inside a shard_map the manual axes are already split by hand: constrain only over the others
+    sizes = {name: 1 if name in mesh.manual_axes else size
+             for name, size in zip(mesh.axis_names, mesh.axis_sizes, strict=True)}
     spec = logical_to_spec(logical_axes, x.shape, rules, sizes)
     return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))

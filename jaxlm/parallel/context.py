@@ -199,6 +199,10 @@ class ContextParallel:
 
     @staticmethod
     def _per_device(fn, *args):
+        """fn on each device's block of the sequence; called as is where context is already manual
+        (inside the pipeline's shard_map, which splits sequences over context itself)."""
+        if AXIS in jax.sharding.get_abstract_mesh().manual_axes:
+            return fn(*args)
         specs = tuple(_SEQUENCE for _ in args)
         return jax.shard_map(fn, in_specs=specs, out_specs=_SEQUENCE, axis_names={AXIS})(*args)
 
@@ -217,7 +221,7 @@ class ContextParallel:
         return self._per_device(lambda a: _move_chunks(a, _balanced(n), _natural(n)), x)
 
     def attend(self, q, k, v, segments, *, causal: bool, scale: float) -> jax.Array:
-        """Self-attention [b, l, h, d] → [b, l, h, d] with l split over context, per `attention`."""
-        self._size(q.shape[1], causal)
+        """Self-attention [b, l, h, d] → [b, l, h, d] with l split over context, per `attention`
+        (`enter` has checked the length)."""
         core = _CORES[self.attention]
         return self._per_device(lambda *a: core(*a, causal=causal, scale=scale), q, k, v, segments)

@@ -34,6 +34,9 @@ from jaxlm.errors import JaxlmError
 from jaxlm.nn.hooks import RunLayers
 
 AXIS = "stage"
+# Stages keep their sequences split over context by hand too: context-parallel attention then runs
+# its per-device code directly (the gradient of a shard_map nested in this one fails to lower on jax 0.10).
+CONTEXT_AXIS = "context"
 
 
 def check_pipeline(cfg: Config, sizes: Mapping[str, int]) -> None:
@@ -131,7 +134,9 @@ class GPipe:
             (_, outputs), _ = jax.lax.scan(tick, start, schedule)
             return jax.lax.psum(jnp.where(stage == last, outputs, 0), AXIS)
 
+        sequences = P(None, None, CONTEXT_AXIS)  # [microbatch, rows, length, ...]
         outputs = jax.shard_map(
-            per_stage, in_specs=(P(AXIS), P(), P(), P()), out_specs=P(), axis_names={AXIS}
+            per_stage, in_specs=(P(AXIS), sequences, sequences, P()), out_specs=sequences,
+            axis_names={AXIS, CONTEXT_AXIS},
         )(state, inputs, rows, common)
         return _from_microbatches(outputs)
