@@ -25,6 +25,7 @@ Non-causal attention (the encoder) keeps the contiguous order.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 
 import jax
@@ -58,14 +59,16 @@ def check_sequence(cfg: Config, sizes: Mapping[str, int]) -> None:
             raise ConfigError(
                 f"parallel.context={context} has no attention dropout; set model.attention_dropout_rate=0"
             )
-    pieces = context * (2 if context > 1 and model.family == "decoder" else 1)
+    split = {}  # what cuts each sequence: {key text: pieces}
+    if context > 1:
+        causal = model.family == "decoder"
+        split["2*parallel.context" if causal else "parallel.context"] = 2 * context if causal else context
     if cfg.parallel.sequence_parallel:
-        pieces *= tensor
+        split["parallel.tensor"] = tensor
+    pieces = math.prod(split.values())
     if length % pieces:
         raise ConfigError(
-            f"data.seq_length={length} does not split into {pieces} pieces "
-            f"({'2*' if pieces % (2 * context) == 0 and context > 1 else ''}parallel.context"
-            f"{'*parallel.tensor' if cfg.parallel.sequence_parallel else ''}); "
+            f"data.seq_length={length} does not split into {pieces} pieces ({'*'.join(split)}); "
             f"set data.seq_length to a multiple of {pieces}"
         )
 
