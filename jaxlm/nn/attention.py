@@ -17,6 +17,9 @@ from jaxlm.nn.hooks import current_hooks
 from jaxlm.nn.masks import attention_mask
 from jaxlm.nn.params import canonical_dtype
 from jaxlm.nn.positions import apply_rotary
+from jaxlm.parallel.constraints import constrain
+
+HEAD_AXES = ("batch", "length", "heads", "kv")
 
 
 class KVCache(NamedTuple):
@@ -96,9 +99,10 @@ class MultiHeadAttention(nnx.Module):
     ) -> tuple[jax.Array, KVCache | None]:
         batch, length, _ = x.shape
         source, source_segments = (x, segments) if context is None else (context, context_segments)
-        q = self._split_heads(self.query(x))
-        k = self._split_heads(self.key(source))
-        v = self._split_heads(self.value(source))
+        q, k, v = (
+            constrain(self._split_heads(projection(s)), HEAD_AXES)
+            for projection, s in ((self.query, x), (self.key, source), (self.value, source))
+        )
         if self.rotary_base is not None:
             q = apply_rotary(q, positions, self.rotary_base)
             k = apply_rotary(k, positions, self.rotary_base)
