@@ -81,6 +81,11 @@ def _to_microbatches(x: jax.Array | None, m: int) -> jax.Array | None:
     return None if x is None else jnp.swapaxes(x.reshape(x.shape[0] // m, m, *x.shape[1:]), 0, 1)
 
 
+def _pad_ticks(x: jax.Array, extra: int) -> jax.Array:
+    """[m, ...] → [m + extra, ...] with zeros after."""
+    return jnp.pad(x, [(0, extra)] + [(0, 0)] * (x.ndim - 1))
+
+
 def _from_microbatches(x: jax.Array) -> jax.Array:
     return jnp.swapaxes(x, 0, 1).reshape(x.shape[0] * x.shape[1], *x.shape[2:])
 
@@ -96,9 +101,14 @@ def _fold_in_microbatch(state: nnx.State, microbatch: jax.Array) -> nnx.State:
 
 @dataclasses.dataclass(frozen=True)
 class GPipe:
-    """The `jaxlm.nn.hooks.PipelineHook` for the current mesh's stage axis."""
+    """The `jaxlm.nn.hooks.PipelineHook` for the current mesh's stage axis.
+
+    `unroll` traces every tick apart instead of scanning one: compile time grows with m + p − 1,
+    and the compiled program's FLOP count (which counts a scanned body once) covers every tick.
+    """
 
     microbatches: int = 4
+    unroll: bool = False
 
     def __call__(self, run: RunLayers, layers: nnx.Module, x: jax.Array, rows: tuple, common: tuple) -> jax.Array:
         stages, m = jax.sharding.get_abstract_mesh().shape[AXIS], self.microbatches
@@ -109,34 +119,32 @@ class GPipe:
             )
         graphdef, state = nnx.split(layers)
         schedule = jnp.asarray(gpipe_schedule(stages, m))
-        inputs = _to_microbatches(x, m)
-        rows = jax.tree.map(lambda a: _to_microbatches(a, m), rows)
         last = stages - 1
+        # what stage 0 takes at each tick: microbatch t, then (ticks m … m+p−2) zeros it discards
+        feed = jax.tree.map(lambda a: _pad_ticks(_to_microbatches(a, m), last), (x, rows))
 
-        def per_stage(state: nnx.State, inputs: jax.Array, rows: tuple, common: tuple) -> jax.Array:
+        def per_stage(state: nnx.State, feed: tuple, common: tuple) -> jax.Array:
             stage = jax.lax.axis_index(AXIS)
 
-            def tick(carry: tuple[jax.Array, jax.Array], work: jax.Array) -> tuple[tuple, None]:
-                received, outputs = carry
-                microbatch = work[stage]
-                index = jnp.clip(microbatch, 0, m - 1)
-                x_in = jnp.where(stage == 0, inputs[index], received)
-                local = nnx.merge(graphdef, _fold_in_microbatch(state, index))
-                y = run(local, x_in, jax.tree.map(lambda a: a[index], rows), common)
-                finished = (stage == last) & (microbatch >= 0)
-                outputs = jax.lax.dynamic_update_index_in_dim(
-                    outputs, jnp.where(finished, y, outputs[index]), index, 0
-                )
-                received = jax.lax.ppermute(y, AXIS, [(s, s + 1) for s in range(last)])
-                return (received, outputs), None
+            def tick(received: tuple, tick_inputs: tuple) -> tuple[tuple, jax.Array]:
+                work, fed = tick_inputs
+                # stage 0 starts a microbatch, every other stage continues the one its predecessor
+                # passed on: the activations together with the microbatch's per-row inputs
+                x_in, rows_in = jax.tree.map(lambda new, old: jnp.where(stage == 0, new, old), fed, received)
+                microbatch = jnp.clip(work[stage], 0, m - 1)  # idle ticks compute a copy that is discarded
+                local = nnx.merge(graphdef, _fold_in_microbatch(state, microbatch))
+                y = run(local, x_in, rows_in, common)
+                to_next = jax.tree.map(lambda a: jax.lax.ppermute(a, AXIS, [(s, s + 1) for s in range(last)]),
+                                       (y, rows_in))
+                return to_next, y
 
-            start = jax.lax.pcast((jnp.zeros_like(inputs[0]), jnp.zeros_like(inputs)), AXIS, to="varying")
-            (_, outputs), _ = jax.lax.scan(tick, start, schedule)
+            start = jax.lax.pcast(jax.tree.map(lambda a: jnp.zeros_like(a[0]), feed), AXIS, to="varying")
+            _, produced = jax.lax.scan(tick, start, (schedule, feed), unroll=self.unroll)  # [ticks, ...]
+            outputs = produced[last:]  # the last stage finishes microbatch j at tick j + p − 1
             return jax.lax.psum(jnp.where(stage == last, outputs, 0), AXIS)
 
         sequences = P(None, None, CONTEXT_AXIS)  # [microbatch, rows, length, ...]
         outputs = jax.shard_map(
-            per_stage, in_specs=(P(AXIS), sequences, sequences, P()), out_specs=sequences,
-            axis_names={AXIS, CONTEXT_AXIS},
-        )(state, inputs, rows, common)
+            per_stage, in_specs=(P(AXIS), sequences, P()), out_specs=sequences, axis_names={AXIS, CONTEXT_AXIS},
+        )(state, feed, common)
         return _from_microbatches(outputs)
