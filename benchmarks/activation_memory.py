@@ -68,6 +68,11 @@ def row(shape: dict, name: str, nbytes: int, single: int, predicted: float | Non
 
 def activation_bytes(shape: dict, overrides: list[str], devices: int) -> int:
     """Compiled per-device temporary bytes of ∇loss(params) for gpt2_tiny of `shape` on `devices`."""
+    return compile_gradient(shape, overrides, devices).memory_analysis().temp_size_in_bytes
+
+
+def compile_gradient(shape: dict, overrides: list[str], devices: int):
+    """∇loss(params) of gpt2_tiny of `shape` with `overrides`, compiled for `devices` host devices."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -95,8 +100,7 @@ def activation_bytes(shape: dict, overrides: list[str], devices: int) -> int:
         return optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
 
     with parallel.use_mesh(mesh, rules, parallel.execution_hooks(cfg.parallel, mesh)):
-        compiled = jax.jit(jax.grad(loss)).lower(params, rows, rows).compile()
-    return compiled.memory_analysis().temp_size_in_bytes
+        return jax.jit(jax.grad(loss)).lower(params, rows, rows).compile()
 
 
 if __name__ == "__main__":
