@@ -5,16 +5,17 @@ The rule table splits the stacked parameters' leading [layers] axis over stage, 
 holds layers s·L/p … (s+1)·L/p − 1. The batch is cut into m microbatches (strided: microbatch j
 is rows j, j+m, …, so each stays spread over every data shard). At clock tick t, stage s works
 on microbatch t − s: stage 0 takes it from the input, every later stage takes what its
-predecessor produced at tick t − 1 (`ppermute` to the next stage, written below). After
-m + p − 1 ticks the last stage has produced every microbatch; its outputs are summed over stage
-(a broadcast: the other stages contribute zeros). `jax.grad` of this loop is the same schedule
-run backwards, gradients travelling a stage back through ppermute's transpose.
+predecessor produced at tick t − 1, passed on with the microbatch's per-row inputs (segments,
+positions) by a `ppermute` to the next stage, written below. After m + p − 1 ticks the last
+stage has produced every microbatch; its outputs are summed over stage (a broadcast: the other
+stages contribute zeros). `jax.grad` of this loop is the same schedule run backwards, gradients
+travelling a stage back through ppermute's transpose.
 
 Bubble: each stage does useful work in m of the m + p − 1 ticks, so the idle fraction is
-(p − 1)/(m + p − 1) (`bubble_fraction`; `benchmarks/pipeline.py` times it). Under SPMD an idle
-stage still computes, on a clipped copy of a microbatch whose result is discarded. 1F1B (which
-bounds stored activations at p microbatches instead of m) would need a hand-written backward
-schedule; it is not implemented.
+(p − 1)/(m + p − 1) (`bubble_fraction`; `benchmarks/pipeline.py` measures it from compiled
+FLOPs and step time). Under SPMD an idle stage still computes, on inputs whose results are
+discarded. GPipe keeps all m microbatches' activations for the backward pass; 1F1B (which
+bounds them at p) would need a hand-written backward schedule and is not implemented.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import numpy as np
 import pytest
 from jax.sharding import AxisType
 
@@ -162,3 +163,13 @@ def test_cli_names_the_key_of_a_layout_that_cannot_work(capsys, tmp_path):
     assert capsys.readouterr().err.strip() == (
         "error: parallel.stage=2 splits the scanned layer stack; set model.scan_layers=true"
     )
+
+
+def test_pipeline_hook_on_an_unscanned_stack_is_an_error_not_a_silent_no_op():
+    from jaxlm.models import build_model
+    from jaxlm.nn.hooks import ExecutionHooks, use_hooks
+
+    model = build_model(load_config("gpt2_tiny", ["model.num_layers=2"]).model)
+    with use_hooks(ExecutionHooks(pipeline=parallel.GPipe(2))), pytest.raises(JaxlmError) as error:
+        model(np.ones((2, 8), np.int32))
+    assert str(error.value) == "pipeline stages split a scanned layer stack; set model.scan_layers=true"

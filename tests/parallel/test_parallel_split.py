@@ -1,17 +1,22 @@
 """Sequence, context and pipeline parallelism, alone and with fsdp/tp, train exactly like one
-device; checkpoints written under them restore under dp."""
+device; a run checkpointed under all of them continues under dp."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 from conftest import STEPS
 
+from jaxlm.cli import main
+from jaxlm.config import load_config
+from jaxlm.train.loop import train
+
 # Ring attention runs in every context layout but the all-gather one; each dimension appears
 # with fsdp/tp, and the encoder (bidirectional: no load-balancing reorder) takes all three at once.
-DECODER_LAYOUTS = (
-    "context_all_gather", "sequence_tp", "context_sequence_fsdp_tp", "stage_fsdp_tp", "stage_context",
-)
+# The decoder takes all three at once through `jaxlm train` below.
+DECODER_LAYOUTS = ("context_all_gather", "sequence_tp", "context_sequence_fsdp_tp", "stage_fsdp_tp")
 ENCODER_LAYOUTS = ("stage_context_sequence_tp",)
 
 
@@ -27,17 +32,30 @@ def test_losses_over_five_steps_equal_the_single_device_run(train_split_run, fam
     np.testing.assert_allclose(split, single, rtol=1e-5)
 
 
-def test_checkpoint_saved_under_stages_and_context_restores_under_dp_and_continues_identically(
-    train_split_run, tmp_path
-):
-    source, _ = train_split_run("decoder", "stage_context")
-    stacked = source.state["params"]["decoder"]["layers"]["feed_forward"]["wi_0"]["kernel"][...]
-    assert {s.data.shape for s in stacked.addressable_shards} == {(1, 64, 128)}  # one layer per stage
-    source.train(range(STEPS, STEPS + 2))
-    source.save(tmp_path, STEPS + 2)
-    continued = source.train(range(STEPS + 2, STEPS + 5))
+def test_jaxlm_train_under_every_split_resumes_under_dp_on_packed_documents(tmp_path):
+    """The user's path: `jaxlm train` on the packed embedded corpus (segments, per-document
+    positions) under stage × context × tensor with sequence parallelism, checkpointed at step 2;
+    the same workdir continued under plain dp. Both halves match an uninterrupted dp run."""
+    common = [
+        "model.d_model=32", "model.d_ff=64", "model.num_heads=2", "model.num_layers=2", "model.scan_layers=true",
+        "model.dropout_rate=0", "data.seq_length=32", "data.batch_size=8", "train.steps=4", "train.examples=0",
+        "train.eval_batches=0", "train.log_every=1", "checkpoint.every=2",
+    ]
+    split = [
+        "parallel.strategy=tp", "parallel.tensor=2", "parallel.sequence_parallel=true", "parallel.context=2",
+        "parallel.stage=2", "parallel.pipeline_microbatches=2",
+    ]
+    workdir = tmp_path / "resumed"
+    assert main(["train", "gpt2_tiny", *common, *split, "train.steps=2", f"workdir={workdir}"]) == 0
+    rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    split_losses = {row["step"]: row["loss"] for row in rows if row["split"] == "train"}
 
-    target, _ = train_split_run("decoder", "dp")
-    assert target.restore(tmp_path) == STEPS + 2
-    resumed = target.train(range(STEPS + 2, STEPS + 5))
-    np.testing.assert_allclose(resumed, continued, rtol=1e-5)
+    def dp_run(directory):
+        return train(load_config("gpt2_tiny", [*common, f"workdir={directory}"]), progress=False,
+                     console=lambda _: None).losses
+
+    resumed = dp_run(workdir)
+    straight = dp_run(tmp_path / "straight")
+    assert sorted(resumed) == [3, 4] and 2 in split_losses
+    np.testing.assert_allclose([split_losses[s] for s in split_losses], [straight[s] for s in split_losses], rtol=1e-5)
+    np.testing.assert_allclose([resumed[s] for s in (3, 4)], [straight[s] for s in (3, 4)], rtol=1e-5)
