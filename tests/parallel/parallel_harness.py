@@ -47,8 +47,8 @@ SPLIT_LAYOUTS: dict[str, tuple[str, tuple[str, ...]]] = {
                                              "parallel.sequence_parallel=true")),   # fsdp=2, context=2, tensor=2
     "stage_fsdp_tp": ("fsdp_tp", ("parallel.stage=2", "parallel.tensor=2",
                                   "parallel.pipeline_microbatches=2")),             # stage=2, fsdp=2, tensor=2
-    "stage_context_sequence_tp": ("tp", ("parallel.stage=2", "parallel.context=2", "parallel.tensor=2",
-                                         "parallel.sequence_parallel=true", "parallel.pipeline_microbatches=2")),
+    "stage_context_sequence_tp": ("dp_tp", ("parallel.stage=2", "parallel.context=2", "parallel.sequence_parallel=true",
+                                            "parallel.pipeline_microbatches=2")),  # stage=2, context=2, tensor=2
 }
 
 SEQ, TARGET, PREDICTIONS = 16, 8, 4
@@ -60,9 +60,9 @@ def tiny_config(family: str, strategy: str = "dp", extra: Sequence[str] = ()) ->
     return load_config(PRESETS[family], overrides)
 
 
-def split_config(family: str, layout: str = "dp") -> Config:
-    """The scanned, dropout-free tiny model of `family` on one of SPLIT_LAYOUTS."""
-    strategy, overrides = SPLIT_LAYOUTS[layout]
+def split_config(family: str, layout: str | None = None) -> Config:
+    """The scanned, dropout-free tiny model of `family` on one of SPLIT_LAYOUTS (None: plain dp)."""
+    strategy, overrides = SPLIT_LAYOUTS[layout] if layout else ("dp", ())
     return tiny_config(family, strategy, [*SPLIT_MODEL, *overrides])
 
 

@@ -33,9 +33,10 @@ def test_losses_over_five_steps_equal_the_single_device_run(train_split_run, fam
 
 
 def test_jaxlm_train_under_every_split_resumes_under_dp_on_packed_documents(tmp_path):
-    """The user's path: `jaxlm train` on the packed embedded corpus (segments, per-document
-    positions) under stage × context × tensor with sequence parallelism, checkpointed at step 2;
-    the same workdir continued under plain dp. Both halves match an uninterrupted dp run."""
+    """The user's path: a run on the packed embedded corpus (segments, per-document positions)
+    under stage × context × tensor with sequence parallelism, stopped and checkpointed at step 2;
+    the same workdir continued by `jaxlm train` under plain dp. Both halves match an
+    uninterrupted dp run."""
     common = [
         "model.d_model=32", "model.d_ff=64", "model.num_heads=2", "model.num_layers=2", "model.scan_layers=true",
         "model.dropout_rate=0", "data.seq_length=32", "data.batch_size=8", "train.steps=4", "train.examples=0",
@@ -46,16 +47,14 @@ def test_jaxlm_train_under_every_split_resumes_under_dp_on_packed_documents(tmp_
         "parallel.stage=2", "parallel.pipeline_microbatches=2",
     ]
     workdir = tmp_path / "resumed"
-    assert main(["train", "gpt2_tiny", *common, *split, "train.steps=2", f"workdir={workdir}"]) == 0
+    first = train(load_config("gpt2_tiny", [*common, *split, f"workdir={workdir}"]), stop_at=2, progress=False,
+                  console=lambda _: None)
+    assert first.step == 2
+    assert main(["train", "gpt2_tiny", *common, f"workdir={workdir}", "--no-progress"]) == 0  # now under dp
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-    split_losses = {row["step"]: row["loss"] for row in rows if row["split"] == "train"}
-
-    def dp_run(directory):
-        return train(load_config("gpt2_tiny", [*common, f"workdir={directory}"]), progress=False,
+    resumed = {row["step"]: row["loss"] for row in rows if row["split"] == "train" and row["step"] > 2}
+    straight = train(load_config("gpt2_tiny", [*common, f"workdir={tmp_path / 'straight'}"]), progress=False,
                      console=lambda _: None).losses
-
-    resumed = dp_run(workdir)
-    straight = dp_run(tmp_path / "straight")
-    assert sorted(resumed) == [3, 4] and 2 in split_losses
-    np.testing.assert_allclose([split_losses[s] for s in split_losses], [straight[s] for s in split_losses], rtol=1e-5)
-    np.testing.assert_allclose([resumed[s] for s in (3, 4)], [straight[s] for s in (3, 4)], rtol=1e-5)
+    assert sorted(first.losses) == [1, 2] and 4 in resumed  # the loop logs every step but the first of a run
+    np.testing.assert_allclose([first.losses[s] for s in (1, 2)], [straight[s] for s in (1, 2)], rtol=1e-5)
+    np.testing.assert_allclose([resumed[s] for s in resumed], [straight[s] for s in resumed], rtol=1e-5)
