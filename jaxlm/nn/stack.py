@@ -96,9 +96,10 @@ class LayerStack(nnx.Module):
         deterministic: bool = True,
     ) -> tuple[jax.Array, LayerCache]:
         hooks = current_hooks() if cache is None else NO_HOOKS
-        if hooks.context is not None:
-            x, segments = hooks.context.enter(x, causal=self.causal), hooks.context.enter(segments, causal=self.causal)
-            positions = None if positions is None else hooks.context.enter(positions, causal=self.causal)
+        if hooks.context is not None:  # into the order the context devices hold the sequence in
+            x, segments, positions = (
+                None if a is None else hooks.context.enter(a, causal=self.causal) for a in (x, segments, positions)
+            )
         bias = self._bias(x.shape[1], cache)
         rows, common = (segments, positions, context, context_segments), (bias,)
 
