@@ -10,12 +10,17 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxlm.config import ModelConfig
+from jaxlm.errors import JaxlmError
 from jaxlm.nn.attention_core import attention_weights, combine_values, fused_attention
 from jaxlm.nn.dense import Dense
+from jaxlm.nn.hooks import current_hooks
 from jaxlm.nn.init import kernel_std, query_std
 from jaxlm.nn.masks import attention_mask
 from jaxlm.nn.params import canonical_dtype
 from jaxlm.nn.positions import apply_rotary
+from jaxlm.parallel.constraints import constrain
+
+HEAD_AXES = ("batch", "length", "heads", "kv")
 
 
 class KVCache(NamedTuple):
@@ -51,7 +56,8 @@ class MultiHeadAttention(nnx.Module):
     configured, rotate q and k of self-attention only.
 
     With a `KVCache`, the new keys and values are written at slots [index, index + lq) and the
-    queries attend over every filled slot; the updated cache is returned.
+    queries attend over every filled slot; the updated cache is returned. Full-sequence
+    self-attention goes through an installed context-parallel hook (`jaxlm.nn.hooks`) if any.
     """
 
     def __init__(self, cfg: ModelConfig, *, causal: bool, rngs: nnx.Rngs, cross: bool = False):
@@ -94,12 +100,20 @@ class MultiHeadAttention(nnx.Module):
     ) -> tuple[jax.Array, KVCache | None]:
         batch, length, _ = x.shape
         source, source_segments = (x, segments) if context is None else (context, context_segments)
-        q = self._split_heads(self.query(x))
-        k = self._split_heads(self.key(source))
-        v = self._split_heads(self.value(source))
+        q, k, v = (
+            constrain(self._split_heads(projection(s)), HEAD_AXES)
+            for projection, s in ((self.query, x), (self.key, source), (self.value, source))
+        )
         if self.rotary_base is not None:
             q = apply_rotary(q, positions, self.rotary_base)
             k = apply_rotary(k, positions, self.rotary_base)
+
+        split_sequence = current_hooks().context
+        if split_sequence is not None and cache is None and context is None:
+            if bias is not None:
+                raise JaxlmError("context parallelism does not split relative position bias; set parallel.context=1")
+            out = split_sequence.attend(q, k, v, segments, causal=self.causal, scale=self.scale)
+            return self.output(out.reshape(batch, length, self.num_heads * self.head_dim)), cache
 
         offset = 0
         if cache is not None:

@@ -9,6 +9,7 @@ from jaxlm.config import ModelConfig
 from jaxlm.nn.dense import Dense
 from jaxlm.nn.init import kernel_std
 from jaxlm.nn.params import canonical_dtype
+from jaxlm.parallel.constraints import constrain
 
 ACTIVATIONS = {
     "relu": jax.nn.relu,
@@ -44,4 +45,4 @@ class FeedForward(nnx.Module):
         hidden = self.activation(self.wi_0(x))
         if self.wi_1 is not None:
             hidden = hidden * self.wi_1(x)
-        return self.wo(hidden)
+        return self.wo(constrain(hidden, ("batch", "length", "mlp")))

@@ -88,7 +88,7 @@ def evaluate(session: Session, batches: Iterator[dict[str, np.ndarray]]) -> dict
     """Mean of the eval step's metrics over `batches` (an empty dict when there are none)."""
     totals: dict[str, float] = {}
     count = 0
-    with parallel.use_mesh(session.mesh, session.rules):
+    with parallel.use_mesh(session.mesh, session.rules, session.hooks):
         for batch in batches:
             metrics = jax.device_get(session.eval_step(session.state["params"], session.put_batch(batch)))
             for key, value in metrics.items():
@@ -184,7 +184,7 @@ def train(
     window_start = time.perf_counter()
     step_flops = tokens = 0.0
     try:
-        with StopSignals() as signals, parallel.use_mesh(session.mesh, session.rules):
+        with StopSignals() as signals, parallel.use_mesh(session.mesh, session.rules, session.hooks):
             while session.step < total and not stopped_by:
                 batch = next(batches)
                 if not step_flops:

@@ -19,6 +19,7 @@ from jax.sharding import Mesh
 
 from jaxlm import parallel
 from jaxlm.config import Config, ConfigError
+from jaxlm.nn.hooks import ExecutionHooks
 from jaxlm.objectives import get_objective
 from jaxlm.train.checkpoint import abstract_state
 from jaxlm.train.optimizer import make_optimizer
@@ -40,6 +41,7 @@ class Session:
     cfg: Config
     mesh: Mesh
     rules: parallel.Rules
+    hooks: ExecutionHooks
     graphdef: nnx.GraphDef
     rngs: nnx.State
     tx: optax.GradientTransformation
@@ -82,7 +84,8 @@ def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | No
     mesh = parallel.make_mesh(cfg.parallel)
     parallel.check_divisibility(cfg, mesh)
     _check_microbatches(cfg, mesh)
-    rules = parallel.rules_for(cfg.parallel.strategy)
+    rules = parallel.rules_for(cfg.parallel.strategy, sequence_parallel=cfg.parallel.sequence_parallel)
+    hooks = parallel.execution_hooks(cfg.parallel, mesh)
     model = parallel.create_sharded_model(cfg.model, mesh, rules, seed=cfg.train.seed)
     if load_params is not None:
         load_params(model)
@@ -103,4 +106,4 @@ def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | No
         shardings, batch_sharding,
     )
     eval_step = jit_eval_step(make_eval_step(graphdef, rngs, loss), shardings["params"], batch_sharding)
-    return Session(cfg, mesh, rules, graphdef, rngs, tx, state, shardings, train_step, eval_step)
+    return Session(cfg, mesh, rules, hooks, graphdef, rngs, tx, state, shardings, train_step, eval_step)

@@ -27,12 +27,28 @@ TINY = (
 )
 
 # Mesh overrides per strategy on 8 devices; every axis of the mesh is exercised somewhere.
-STRATEGY_MESH = {
+STRATEGY_MESH: dict[str, tuple[str, ...]] = {
     "dp": (),                                            # data=8
     "fsdp": (),                                          # fsdp=8
     "tp": ("parallel.data=2",),                          # data=2, tensor=4
     "dp_tp": ("parallel.tensor=2",),                     # data=4, tensor=2
     "fsdp_tp": ("parallel.data=2", "parallel.tensor=2"),  # data=2, fsdp=2, tensor=2
+}
+
+# The dimensions that split sequences and layer stacks, alone and with fsdp/tp, each as
+# (strategy, overrides) on 8 devices. They run a scanned 2-layer stack (stages split it)
+# without dropout: pipeline microbatches and the context devices' token order draw different
+# (equally valid) dropout masks than one device does.
+SPLIT_MODEL = ("model.num_layers=2", "model.scan_layers=true", "model.dropout_rate=0")
+SPLIT_LAYOUTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "context_all_gather": ("dp", ("parallel.context=4", "parallel.context_attention=all_gather")),  # data=2
+    "sequence_tp": ("tp", ("parallel.data=2", "parallel.sequence_parallel=true")),  # data=2, tensor=4
+    "context_sequence_fsdp_tp": ("fsdp_tp", ("parallel.context=2", "parallel.tensor=2",
+                                             "parallel.sequence_parallel=true")),   # fsdp=2, context=2, tensor=2
+    "stage_fsdp_tp": ("fsdp_tp", ("parallel.stage=2", "parallel.tensor=2",
+                                  "parallel.pipeline_microbatches=2")),             # stage=2, fsdp=2, tensor=2
+    "stage_context_sequence_tp": ("dp_tp", ("parallel.stage=2", "parallel.context=2", "parallel.sequence_parallel=true",
+                                            "parallel.pipeline_microbatches=2")),  # stage=2, context=2, tensor=2
 }
 
 SEQ, TARGET, PREDICTIONS = 16, 8, 4
@@ -42,6 +58,12 @@ def tiny_config(family: str, strategy: str = "dp", extra: Sequence[str] = ()) ->
     """A tiny float32 model of `family` with the mesh overrides of `strategy`."""
     overrides = [*TINY, f"parallel.strategy={strategy}", *STRATEGY_MESH[strategy], *extra]
     return load_config(PRESETS[family], overrides)
+
+
+def split_config(family: str, layout: str | None = None) -> Config:
+    """The scanned, dropout-free tiny model of `family` on one of SPLIT_LAYOUTS (None: plain dp)."""
+    strategy, overrides = SPLIT_LAYOUTS[layout] if layout else ("dp", ())
+    return tiny_config(family, strategy, [*SPLIT_MODEL, *overrides])
 
 
 def global_batch(cfg: Config, step: int) -> dict[str, np.ndarray]:
@@ -93,7 +115,8 @@ class ShardedRun:
         self.cfg = cfg
         self.mesh = parallel.make_mesh(cfg.parallel, devices)
         parallel.check_divisibility(cfg, self.mesh)
-        self.rules = parallel.rules_for(cfg.parallel.strategy)
+        self.rules = parallel.rules_for(cfg.parallel.strategy, sequence_parallel=cfg.parallel.sequence_parallel)
+        self.hooks = parallel.execution_hooks(cfg.parallel, self.mesh)
         model = parallel.create_sharded_model(cfg.model, self.mesh, self.rules, seed)
         graphdef, params, rngs = split_model(model)
         tx = make_optimizer(cfg.train)
@@ -109,7 +132,7 @@ class ShardedRun:
         losses = []
         for step in steps:
             batch = parallel.shard_batch(process_rows(global_batch(self.cfg, step)), self.mesh)
-            with parallel.use_mesh(self.mesh, self.rules):
+            with parallel.use_mesh(self.mesh, self.rules, self.hooks):
                 self.state, metrics = self.step_fn(self.state, batch)
             losses.append(float(metrics["loss"]))
         return losses
