@@ -23,7 +23,8 @@ def test_bench_writes_report_json_and_plots_for_executed_rows(tmp_path, capsys):
     assert report["devices"] == {"count": 8, "platform": "cpu", "kind": "cpu"}
     assert report["versions"]["jax"] and report["hardware"]["name"] == "h100" and report["hardware"]["sources"]
     rows = {row["strategy"]: row for row in report["results"]}
-    for strategy, mesh in (("dp", {"data": 8, "fsdp": 1, "tensor": 1}), ("fsdp", {"data": 1, "fsdp": 8, "tensor": 1})):
+    for strategy, mesh in (("dp", {"data": 8, "stage": 1, "fsdp": 1, "context": 1, "tensor": 1}),
+                          ("fsdp", {"data": 1, "stage": 1, "fsdp": 8, "context": 1, "tensor": 1})):
         row = rows[strategy]
         assert row["mesh"] == mesh and row["executed"]
         assert len(row["measured"]["step_seconds"]) == 2 and row["measured"]["tokens_per_second"] > 0
@@ -44,7 +45,7 @@ def test_a_layout_the_config_rejects_is_a_skipped_row_naming_the_fix(tmp_path, c
     assert [(row["strategy"], row["mesh_spec"]) for row in rows] == [
         ("dp", "data=4,tensor=2"), ("tp", "data=4,tensor=2")]
     assert "parallel.tensor" in rows[0]["skipped"]
-    assert rows[1]["mesh"] == {"data": 4, "fsdp": 1, "tensor": 2}
+    assert rows[1]["mesh"] == {"data": 4, "stage": 1, "fsdp": 1, "context": 1, "tensor": 2}
     assert rows[1]["not_executed"].startswith("compile only: needs") and rows[1]["not_executed"].endswith(
         "; 1 kB available")
     assert "## Skipped" in capsys.readouterr().out
@@ -71,7 +72,7 @@ def test_64_device_compile_only_sweep_reports_what_it_did_not_run(tmp_path):
     report = json.loads((tmp_path / "bench.json").read_text())
     assert report["devices"]["count"] == 64 and report["hardware"]["name"] == "tpu_v5e"
     compiled = report["results"]
-    assert [tuple(row["mesh"].values()) for row in compiled] == [(1, 64, 1), (4, 8, 2)]
+    assert [tuple(row["mesh"].values()) for row in compiled] == [(1, 1, 64, 1, 1), (4, 1, 8, 1, 2)]
     for row in compiled:
         assert not row["executed"] and row["not_executed"] == "compile only (--steps 0)"
         assert row["measured"]["step_seconds"] == [] and row["measured"]["mfu"] is None
