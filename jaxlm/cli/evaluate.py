@@ -17,22 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jaxlm.config import config_from_dict, load_config
-    from jaxlm.errors import JaxlmError
-    from jaxlm.train.checkpoint import Checkpointer
+    from jaxlm.config import load_config
     from jaxlm.train.loop import evaluate_split, workdir_for
-    from jaxlm.train.session import build_session
+    from jaxlm.train.session import load_session
 
     overrides = list(args.overrides) + ([f"workdir={args.workdir}"] if args.workdir else [])
-    cfg = load_config(args.config, overrides)
-    checkpoints = Checkpointer(workdir_for(cfg) / "checkpoints", cfg.checkpoint)
-    saved = checkpoints.read_config()
-    if saved is None:
-        raise JaxlmError(f"no checkpoint in {checkpoints.directory}; train first: jaxlm train {args.config}")
-    cfg = config_from_dict(saved, overrides)
-    session = build_session(cfg)
-    step, session.state, _, _ = checkpoints.restore(session.abstract_state())
-    checkpoints.close()
+    session, step = load_session(workdir_for(load_config(args.config, overrides)), overrides)
+    cfg = session.cfg
     batches = args.batches or cfg.train.eval_batches
     metrics = evaluate_split(session, cfg, args.split, batches)
     print(f"{cfg.name} step {step}, {args.split} ({batches} batches of {cfg.data.batch_size}):")

@@ -53,38 +53,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_trained_model(target: str, overrides: list[str], workdir: str = "") -> tuple[Config, Model]:
     """(config, model) from a model-only checkpoint folder, a run workdir, or a config whose run
     has checkpoints (newest good one). Raises JaxlmError when no trained weights are found."""
-    from jaxlm.config import CheckpointConfig, config_from_dict, load_config
-    from jaxlm.errors import JaxlmError
-    from jaxlm.train.checkpoint import Checkpointer
+    from jaxlm.config import config_from_dict, load_config
     from jaxlm.train.loop import workdir_for
     from jaxlm.train.params_io import CONFIG_FILE, PARAMS_DIR, load_params
-    from jaxlm.train.session import build_session
+    from jaxlm.train.session import load_session
 
     path = pathlib.Path(target)
     if (path / CONFIG_FILE).is_file() and (path / PARAMS_DIR).is_dir():
         cfg, model = load_params(path)
         return (config_from_dict(cfg.to_dict(), overrides) if overrides else cfg), model
     if path.is_dir():
-        run_dir, checkpoint_cfg, extra = path, CheckpointConfig(), [f"workdir={path}"]
+        run_dir, extra = path, [f"workdir={path}"]
     else:
         extra = [f"workdir={workdir}"] if workdir else []
-        cfg = load_config(target, [*overrides, *extra])
-        run_dir, checkpoint_cfg = workdir_for(cfg), cfg.checkpoint
-    missing = JaxlmError(f"no checkpoint in {run_dir / 'checkpoints'}; train first (jaxlm train {target}) "
-                         "or give a model-only checkpoint folder")
-    if not (run_dir / "checkpoints").is_dir():
-        raise missing
-    checkpoints = Checkpointer(run_dir / "checkpoints", checkpoint_cfg)
-    try:
-        saved = checkpoints.read_config()
-        if saved is None:
-            raise missing
-        cfg = config_from_dict(saved, [*overrides, *extra])
-        session = build_session(cfg)
-        _, session.state, _, _ = checkpoints.restore(session.abstract_state())
-    finally:
-        checkpoints.close()
-    return cfg, session.model()
+        run_dir = workdir_for(load_config(target, [*overrides, *extra]))
+    session, _ = load_session(run_dir, [*overrides, *extra])
+    return session.cfg, session.model()
 
 
 def encode_prompt(tokenizer, text: str, family: str, objective: str) -> list[int]:

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxlm.models import count_params
     from jaxlm.train.examples import print_examples
     from jaxlm.train.loop import train, workdir_for
+    from jaxlm.train.preemption import exit_code
 
     overrides = list(args.overrides) + ([f"workdir={args.workdir}"] if args.workdir else [])
     cfg = load_config(args.config, overrides)
@@ -48,4 +49,4 @@ def run(args: argparse.Namespace) -> int:
         print_examples(cfg, model)
     print(f"done in {time.perf_counter() - started:.1f} s; metrics in {workdir / 'metrics.jsonl'}, "
           f"checkpoints in {workdir / 'checkpoints'}")
-    return 0
+    return exit_code(result.stopped_by)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 import jax
+import numpy as np
 
 from jaxlm.errors import JaxlmError
 
@@ -65,3 +66,18 @@ def initialize_distributed(
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
     return True
+
+
+def max_over_processes(value: int) -> int:
+    """The largest `value` passed by any process of the run (each must call this at the same
+    point): a tiny all-gather across processes; no communication in a single-process run."""
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+
+    return int(np.max(multihost_utils.process_allgather(np.int32(value))))
+
+
+def all_processes(flag: bool) -> bool:
+    """True when `flag` holds on every process (see `max_over_processes`)."""
+    return max_over_processes(int(not flag)) == 0

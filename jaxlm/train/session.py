@@ -8,7 +8,8 @@ steps. Built once by `build_session`, shared by training (`loop.py`) and `jaxlm 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import pathlib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -18,9 +19,10 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from jaxlm import parallel
-from jaxlm.config import Config, ConfigError
+from jaxlm.config import CheckpointConfig, Config, ConfigError, config_from_dict
+from jaxlm.errors import JaxlmError
 from jaxlm.objectives import get_objective
-from jaxlm.train.checkpoint import abstract_state
+from jaxlm.train.checkpoint import Checkpointer, abstract_state
 from jaxlm.train.optimizer import make_optimizer
 from jaxlm.train.step import (
     TrainState,
@@ -104,3 +106,26 @@ def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | No
     )
     eval_step = jit_eval_step(make_eval_step(graphdef, rngs, loss), shardings["params"], batch_sharding)
     return Session(cfg, mesh, rules, graphdef, rngs, tx, state, shardings, train_step, eval_step)
+
+
+def load_session(workdir: str | pathlib.Path, overrides: Sequence[str] = ()) -> tuple[Session, int]:
+    """(session, step) of the newest good checkpoint of the run in `workdir`, built from the config
+    saved with it plus `overrides`. Read-only: nothing in the workdir is created, renamed or
+    deleted (eval, generate, fill-mask). A model override that does not match the checkpoint, or
+    a workdir without a run, is a one-line JaxlmError."""
+    directory = pathlib.Path(workdir) / "checkpoints"
+    if not directory.is_dir():
+        raise JaxlmError(f"no run in {workdir}: it has no checkpoints/ folder; train one there first (jaxlm train)")
+    checkpoints = Checkpointer(directory, CheckpointConfig(), writable=False)
+    try:
+        saved = checkpoints.read_config()
+        if saved is None:
+            raise JaxlmError(f"no readable checkpoint in {directory}; train one there first (jaxlm train)")
+        session = build_session(config_from_dict(saved, overrides))
+        restored = checkpoints.restore(session.abstract_state(), session.cfg)
+    finally:
+        checkpoints.close()
+    if restored is None:
+        raise JaxlmError(f"every checkpoint in {directory} is corrupt (see the warnings); resume training to write one")
+    session.state = restored.state
+    return session, restored.step
