@@ -6,9 +6,8 @@ import numpy as np
 from jaxlm.config import load_config
 from jaxlm.data import load_tokenizer
 from jaxlm.models import build_model
-from jaxlm.train.init_from import load_matching_params
 from jaxlm.train.loop import train
-from jaxlm.train.params_io import save_params
+from jaxlm.train.params_io import init_params_from, save_params
 
 ENCODER = ["model.d_model=32", "model.d_ff=64", "model.num_heads=2", "model.num_layers=1"]
 POSITIVE = ("good", "great", "fine", "lovely", "excellent")
@@ -46,9 +45,9 @@ def test_classifier_fine_tunes_from_a_pretrained_encoder(tmp_path):
     cfg = load_config("bert_tiny", classifier)
 
     fresh_model = build_model(cfg.model, seed=0)
-    fresh, dropped = load_matching_params(tmp_path / "pretrained", fresh_model)
-    assert fresh == ["classifier.dense.bias", "classifier.dense.kernel"]
-    assert any(name.startswith("mlm_head") for name in dropped)
+    report = init_params_from(tmp_path / "pretrained", fresh_model)
+    assert sorted(report.fresh) == ["classifier.dense.bias", "classifier.dense.kernel"]
+    assert any(name.startswith("mlm_head") for name in report.unused)
     np.testing.assert_array_equal(fresh_model.embedder.token.embedding[...], pretrained.embedder.token.embedding[...])
 
     result = train(cfg, progress=False, console=lambda _: None)
