@@ -111,6 +111,15 @@ def _nested(flat: Mapping[str, Any]) -> dict:
     return _with_int_layers(tree)
 
 
+def _unwrapped(tree: Any) -> Any:
+    """A run checkpoint's params with each `{'value': array}` (how an `nnx.Param` is stored) as the array."""
+    if not isinstance(tree, Mapping):
+        return tree
+    if tree.keys() == {"value"} and not isinstance(tree["value"], Mapping):
+        return tree["value"]
+    return {key: _unwrapped(value) for key, value in tree.items()}
+
+
 def _saved_params(source: pathlib.Path) -> dict[str, np.ndarray]:
     """{dotted per-layer name: host array} of a model-only checkpoint or a run's workdir."""
     if (source / PARAMS_DIR).is_dir():
@@ -126,7 +135,7 @@ def _saved_params(source: pathlib.Path) -> dict[str, np.ndarray]:
             checkpoints.close()
         if restored is None:
             raise JaxlmError(f"{source}: the run has no readable checkpoint to take parameters from")
-        tree = restored[1]
+        tree = _unwrapped(restored[1])
     else:
         raise JaxlmError(f"{source}: neither a model-only checkpoint (config.yaml + {PARAMS_DIR}/) nor a run "
                          "workdir (checkpoints/)")
