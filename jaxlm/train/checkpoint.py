@@ -27,8 +27,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import pathlib
+import re
 import shutil
+import sys
+import traceback
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -108,20 +112,50 @@ class LoaderRestore(ocp.args.CheckpointArgs):
     pass
 
 
+def _from_orbax(record: logging.LogRecord) -> bool:
+    """Whether a log record is Orbax's own or reports an exception raised inside Orbax."""
+    if "orbax" in record.pathname:
+        return True
+    trace = record.exc_info[2] if record.exc_info else None
+    return any("orbax" in frame.filename for frame in traceback.extract_tb(trace))
+
+
 class _QuietOrbax(logging.Filter):
-    """Orbax logs a traceback for every failed save and read (and warnings about a read-only
-    manager); the Checkpointer reports what matters as one line naming the cause instead."""
+    """Orbax logs a traceback for every failed save and read (and asyncio one for each write of
+    a failed save it abandons); the Checkpointer reports what matters as one line instead."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno >= logging.WARNING and "orbax" in record.pathname)
+        return record.levelno < logging.WARNING or not _from_orbax(record)
+
+
+def _quiet_orbax() -> None:
+    """Installed once per process, for good: the abandoned writes of a failed save end after the
+    Checkpointer is closed, some only at exit."""
+    if getattr(sys.unraisablehook, "quiets_orbax", False):
+        return
+    for name in ("absl", "asyncio"):
+        logging.getLogger(name).addFilter(_QuietOrbax())
+    previous = sys.unraisablehook
+
+    def unraisable(report: Any) -> None:
+        # TensorStore completes the abandoned writes into the event loop Orbax already closed
+        if not (isinstance(report.exc_value, RuntimeError) and str(report.exc_value) == "Event loop is closed"):
+            previous(report)
+
+    unraisable.quiets_orbax = True
+    sys.unraisablehook = unraisable
 
 
 def cause(error: BaseException) -> str:
-    """The root of an exception chain as one short line: 'OSError: [Errno 28] No space left on device'."""
+    """The root of an exception chain as one short line: the OS's words for a failed system call
+    ('No space left on device', also when TensorStore reports it), else 'Type: first line'."""
     while error.__cause__ is not None or error.__context__ is not None:
         error = error.__cause__ or error.__context__
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
+    text = str(error).strip()
+    errno = getattr(error, "errno", None) or re.search(r"os_error_code='(\d+)'|\[Errno (\d+)\]", text)
+    if errno is not None:
+        return os.strerror(int(errno if isinstance(errno, int) else next(filter(None, errno.groups()))))
+    return f"{type(error).__name__}: {text.splitlines()[0][:200]}" if text else type(error).__name__
 
 
 class Checkpointer:
@@ -145,12 +179,10 @@ class Checkpointer:
             preservation_policy=policies.AnyPreservationPolicy(keep) if writable else None,
             create=writable, read_only=not writable, cleanup_tmp_directories=writable,
         )
-        self._quiet = _QuietOrbax()
-        logging.getLogger("absl").addFilter(self._quiet)
+        _quiet_orbax()
         try:
             self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=ITEMS)
         except OSError as error:
-            self._unquiet()
             raise CheckpointWriteError(f"cannot open {self.directory} for checkpoints: {cause(error)}") from None
 
     def steps(self) -> list[int]:
@@ -162,7 +194,7 @@ class Checkpointer:
         (eval metrics) rank it for keep-best. Every process calls this with its own loader state."""
         if step == self.last_step:
             return
-        self.check_for_errors()
+        self.wait()  # Orbax waits for the previous save anyway; its failure is then reported as its own
         best = {self.cfg.metric: float(metrics[self.cfg.metric])} if metrics and self.cfg.metric in metrics else None
         args = ocp.args.Composite(
             state=ocp.args.PyTreeSave(state),
@@ -315,10 +347,6 @@ class Checkpointer:
             self.wait()
         finally:
             self.manager.close()
-            self._unquiet()
-
-    def _unquiet(self) -> None:
-        logging.getLogger("absl").removeFilter(self._quiet)
 
 
 def _normalised_model(saved: dict) -> dict:
