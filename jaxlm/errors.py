@@ -6,6 +6,9 @@ class JaxlmError(Exception):
     names what is wrong and, where possible, the fix."""
 
 
+PEER_LOST_EXIT_CODE = 75  # EX_TEMPFAIL: try again (restart every process of the run)
+
+
 class PeerLostError(JaxlmError):
     """Another process of a multi-process run stopped answering (it died or was killed); this one
     cannot go on. The CLI exits at once: the distributed runtime's exit would wait for the peer."""

@@ -18,9 +18,9 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from jaxlm.errors import JaxlmError, PeerLostError
+from jaxlm.errors import PEER_LOST_EXIT_CODE, JaxlmError, PeerLostError
 
-EXIT_USER_ERROR, EXIT_PEER_LOST = 2, 75
+EXIT_USER_ERROR = 2
 
 COMMANDS = {
     "info": "jaxlm.cli.info",
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PeerLostError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         sys.stdout.flush()
-        os._exit(EXIT_PEER_LOST)  # a normal exit would wait for the dead peer at the runtime's shutdown barrier
+        os._exit(PEER_LOST_EXIT_CODE)  # a normal exit would wait for the dead peer at the runtime's shutdown barrier
     except JaxlmError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

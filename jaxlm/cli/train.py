@@ -19,13 +19,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: $JAX_COORDINATOR_ADDRESS; see docs/parallel.md)")
     parser.add_argument("--num-processes", type=int, default=None, help="multi-process: number of processes")
     parser.add_argument("--process-id", type=int, default=None, help="multi-process: this process's index")
+    parser.add_argument("--peer-timeout", type=int, default=None, metavar="SECONDS",
+                        help="multi-process: end with one line (exit code 75) after waiting this long for a process "
+                             "that died (default 120)")
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from jaxlm.parallel import initialize_distributed
 
-    initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    initialize_distributed(args.coordinator, args.num_processes, args.process_id, args.peer_timeout)
     from jaxlm.config import load_config
     from jaxlm.models import count_params
     from jaxlm.train.examples import print_examples

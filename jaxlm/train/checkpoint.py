@@ -44,7 +44,7 @@ from orbax.checkpoint import checkpoint_managers as policies
 
 from jaxlm.config import CheckpointConfig, Config, config_from_dict
 from jaxlm.errors import JaxlmError
-from jaxlm.parallel import all_processes
+from jaxlm.parallel import all_processes, peer_lost, waiting_for_peers
 from jaxlm.train import manifest as manifests
 
 ITEMS = ("state", "manifest", "config", "loader")
@@ -204,7 +204,8 @@ class Checkpointer:
         )
         self._pending = step
         try:
-            self.manager.save(step, args=args, metrics=best, force=True)
+            with waiting_for_peers(f"the checkpoint save of step {step}"):
+                self.manager.save(step, args=args, metrics=best, force=True)
         except Exception as error:  # a failed write of any kind ends the run with one line
             self._failed(step, error)
         self.last_step = step
@@ -219,11 +220,15 @@ class Checkpointer:
     def wait(self) -> None:
         """Block until pending async saves are committed."""
         try:
-            self.manager.wait_until_finished()
+            with waiting_for_peers(f"the checkpoint save of step {self._pending}"):
+                self.manager.wait_until_finished()
         except Exception as error:
             self._failed(self._pending, error)
 
     def _failed(self, step: int, error: Exception) -> None:
+        lost = peer_lost(error, f"the checkpoint save of step {step}")
+        if lost is not None:
+            raise lost from None
         if jax.process_index() == 0:
             for temporary in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
                 shutil.rmtree(temporary, ignore_errors=True)
@@ -265,7 +270,8 @@ class Checkpointer:
     def _read(self, step: int, **items: ocp.args.CheckpointArgs) -> dict | str:
         """The items of `step`, or the cause when they cannot be read (agreed by all processes)."""
         try:
-            restored, problem = self.manager.restore(step, args=ocp.args.Composite(**items)), ""
+            with waiting_for_peers(f"the checkpoint restore of step {step}"):
+                restored, problem = self.manager.restore(step, args=ocp.args.Composite(**items)), ""
         except Exception as error:  # any unreadable item makes the step unusable
             restored, problem = None, cause(error)
         if not all_processes(not problem):
@@ -346,7 +352,8 @@ class Checkpointer:
         try:
             self.wait()
         finally:
-            self.manager.close()
+            with waiting_for_peers("the checkpoint manager to close"):
+                self.manager.close()
 
 
 def _normalised_model(saved: dict) -> dict:

@@ -26,9 +26,9 @@ import tqdm
 from jaxlm import parallel
 from jaxlm.config import Config
 from jaxlm.data import load_tokenizer, make_loader
-from jaxlm.errors import JaxlmError, PeerLostError
+from jaxlm.errors import JaxlmError
 from jaxlm.train import flops
-from jaxlm.train.checkpoint import Checkpointer, cause
+from jaxlm.train.checkpoint import Checkpointer
 from jaxlm.train.metrics import MetricsWriter
 from jaxlm.train.optimizer import learning_rate_schedule
 from jaxlm.train.params_io import init_params_from
@@ -63,7 +63,9 @@ def evaluate(session: Session, batches: Iterator[dict[str, np.ndarray]]) -> dict
     count = 0
     with parallel.use_mesh(session.mesh, session.rules):
         for batch in batches:
-            metrics = jax.device_get(session.eval_step(session.state["params"], session.put_batch(batch)))
+            metrics = session.eval_step(session.state["params"], session.put_batch(batch))
+            with parallel.waiting_for_peers("an eval step"):
+                metrics = jax.device_get(metrics)
             for key, value in metrics.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
             count += 1
@@ -134,13 +136,11 @@ def train(
     with StopSignals() as signals:
         try:
             return _train(cfg, signals, stop_at, console, progress)
-        except jax.errors.JaxRuntimeError as error:
-            if jax.process_count() == 1:
+        except Exception as error:
+            lost = parallel.peer_lost(error, "an operation shared with the other processes")
+            if lost is None:
                 raise
-            raise PeerLostError(
-                f"a collective with the other processes failed ({cause(error)}): one of them has probably died, "
-                "see its log; restart all processes to resume from the newest checkpoint"
-            ) from None
+            raise lost from None
 
 
 def _train(
@@ -188,8 +188,9 @@ def _train(
                 if not step_flops:
                     step_flops, tokens = flops.train_flops(cfg.model, batch), flops.batch_tokens(batch)
                 session.state, metrics = session.train_step(session.state, session.put_batch(batch))
-                metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-                step = session.step
+                with parallel.waiting_for_peers("a train step"):  # a dead peer hangs its collectives
+                    metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+                    step = session.step
                 losses[step] = metrics["loss"]
                 skipped = _check_finite(cfg, step, metrics["loss"], metrics["finite"] == 1.0, skipped, console)
                 bar.update(1)
