@@ -1,0 +1,41 @@
+"""One process of a multi-process `jaxlm train`, counting the train records its loader reads.
+
+    python checkpoint_worker.py READS_FILE train CONFIG key=value ... --coordinator ... --process-id I
+
+Writes {"reads": N} to READS_FILE when the command returns, and exits with its code.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+import jaxlm.data.pipeline as pipeline
+from jaxlm.cli import main
+
+reads = {"reads": 0}
+
+
+class CountingRecords:
+    """A record source that counts every record read."""
+
+    def __init__(self, records):
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index):
+        reads["reads"] += 1
+        return self.records[index]
+
+
+open_records = pipeline.open_records
+pipeline.open_records = lambda cfg, split: CountingRecords(open_records(cfg, split)) if split == "train" else (
+    open_records(cfg, split))
+
+if __name__ == "__main__":
+    code = main(sys.argv[2:])
+    pathlib.Path(sys.argv[1]).write_text(json.dumps(reads))
+    sys.exit(code)
