@@ -24,8 +24,6 @@ outcome, so they restore the same one.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import os
 import pathlib
@@ -46,6 +44,7 @@ from jaxlm.config import CheckpointConfig, Config, config_from_dict
 from jaxlm.errors import JaxlmError
 from jaxlm.parallel import all_processes, peer_lost, waiting_for_peers
 from jaxlm.train import manifest as manifests
+from jaxlm.train.process_item import LoaderRestore, LoaderSave
 
 ITEMS = ("state", "manifest", "config", "loader")
 
@@ -68,48 +67,6 @@ def abstract_state(state_shapes: Any, shardings: Any = None) -> Any:
         return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)),
                             state_shapes)
     return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), state_shapes, shardings)
-
-
-class _ProcessStates(ocp.CheckpointHandler):
-    """Each process writes its own `process_<i>-of-<n>.json` into the item (the layout grain's
-    Orbax handler uses). Restore reads this process's file; after a change of process count it
-    falls back to process 0's, which a loader treats as another process's position."""
-
-    def save(self, directory: Any, args: LoaderSave) -> None:
-        (pathlib.Path(directory) / _process_file(jax.process_index(), jax.process_count())).write_text(
-            json.dumps(args.state))
-
-    def restore(self, directory: Any, args: LoaderRestore | None = None) -> dict:
-        directory = pathlib.Path(directory)
-        own = directory / _process_file(jax.process_index(), jax.process_count())
-        if not own.exists():
-            own = next(iter(sorted(directory.glob("process_0-of-*.json"))), own)
-        return json.loads(own.read_text())
-
-    def metadata(self, directory: Any) -> None:
-        return None
-
-    def finalize(self, directory: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _process_file(index: int, count: int) -> str:
-    return f"process_{index}-of-{count}.json"
-
-
-@ocp.args.register_with_handler(_ProcessStates, for_save=True)
-@dataclasses.dataclass
-class LoaderSave(ocp.args.CheckpointArgs):
-    state: dict
-
-
-@ocp.args.register_with_handler(_ProcessStates, for_restore=True)
-@dataclasses.dataclass
-class LoaderRestore(ocp.args.CheckpointArgs):
-    pass
 
 
 def _from_orbax(record: logging.LogRecord) -> bool:

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from jaxlm.cli import main
-from jaxlm.train import checkpoint as checkpoint_module
+from jaxlm.train import process_item
 from jaxlm.train.session import load_session
 from tests.train.test_loop import SMALL
 
@@ -53,14 +53,14 @@ def test_a_full_disk_stops_the_run_with_one_line_and_keeps_the_earlier_checkpoin
     if _tmpfs_permitted():
         code, err, workdir = _train_on_a_filling_tmpfs(tmp_path)
     else:
-        save = checkpoint_module._ProcessStates.save
+        save = process_item.ProcessStates.save
 
         def disk_full_at_step_4(self, directory, args):
             if "4.orbax-checkpoint-tmp" in str(directory):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             return save(self, directory, args)
 
-        monkeypatch.setattr(checkpoint_module._ProcessStates, "save", disk_full_at_step_4)
+        monkeypatch.setattr(process_item.ProcessStates, "save", disk_full_at_step_4)
         workdir = tmp_path / "run"
         code, err = main(["train", "gpt2_tiny", *RUN, f"workdir={workdir}", "--no-progress"]), capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]

@@ -83,3 +83,9 @@ def test_metrics_hold_one_row_per_logged_step_across_resumes(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [(r["split"], r["step"]) for r in rows] == [("train", s) for s in range(1, 6)] + [("eval", 5)]
     assert "tokens_per_s" not in rows[0] and "tokens_per_s" in rows[1]  # a start's first step is not timed
+
+
+def test_every_preset_saves_checkpoints_on_a_cadence():
+    from jaxlm.config import load_config, preset_names
+
+    assert all(load_config(name).checkpoint.every > 0 for name in preset_names())
