@@ -12,8 +12,8 @@ from jaxlm.config import load_config
 from jaxlm.errors import JaxlmError
 from jaxlm.models import build_model
 from jaxlm.nn.stack import unstack_layers
+from jaxlm.train import loop as loop_module
 from jaxlm.train.checkpoint import Checkpointer
-from jaxlm.train.loop import train
 from jaxlm.train.session import build_session
 from tests.train.test_loop import SMALL
 
@@ -44,10 +44,9 @@ def test_init_from_a_scanned_run_loads_every_layer_into_an_unrolled_model_and_ba
     checkpoints.save(0, source.state, {}, source_cfg.to_dict())
     checkpoints.close()
     lines = []
-    unrolled_cfg = load_config("gpt2_tiny", [*TWO_LAYERS, "train.steps=1", f"train.init_from={tmp_path / 'scanned'}",
-                                             f"workdir={tmp_path / 'unrolled'}"])
-    unrolled = train(unrolled_cfg, progress=False, console=lines.append).session.model()
-    count = len(per_layer(unrolled))
+    unrolled_cfg = load_config("gpt2_tiny", [*TWO_LAYERS, f"train.init_from={tmp_path / 'scanned'}"])
+    started = build_session(unrolled_cfg, load_params=loop_module._init_from(unrolled_cfg, lines.append))  # as train
+    count = len(per_layer(started.model()))
     assert any(line.startswith(f"initialised {count} of {count} parameter arrays") for line in lines), lines
 
     unrolled = build_model(unrolled_cfg.model, seed=5)
