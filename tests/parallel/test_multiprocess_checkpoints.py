@@ -112,8 +112,8 @@ def test_sigterm_to_one_process_stops_both_at_one_step_and_each_resumes_its_own_
     assert _finish(second) == [0, 0], second[0][1].read_text()[-3000:]
     assert f"resumed from {workdir / 'checkpoints' / str(step)}" in second[1][1].read_text()
     for (_, _, before), (_, _, after) in zip(first, second, strict=True):
-        # a replay would read again every record read in 40+ steps; resuming for 3 steps reads far fewer
-        assert 2 * json.loads(after.read_text())["reads"] <= json.loads(before.read_text())["reads"]
+        # a replay would read again every record read in the 40+ steps before the stop, and more
+        assert json.loads(after.read_text())["reads"] < json.loads(before.read_text())["reads"]
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["split"] == "train"] == list(range(1, step + 4))
 
