@@ -220,7 +220,7 @@ class Checkpointer:
             if not isinstance(restored, str):
                 self.last_step = step
                 return restored
-            if not (self.directory / str(step)).exists():  # deleted meanwhile by a live run's keep policy
+            if not self.writable and not (self.directory / str(step)).exists():  # a live run deleted it meanwhile
                 continue
             self._set_aside(step, restored)
 

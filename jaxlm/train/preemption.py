@@ -4,7 +4,7 @@
 its start until its last checkpoint is committed. The first signal asks the loop to stop after
 the current step: it saves that step and exits with 128 + the signal number, 143 for SIGTERM
 and 130 for SIGINT, so a scheduler tells a preempted run (requeue it) from a finished one (0).
-A second signal only prints that the save is under way; the process still saves and exits with
+A second signal only prints that the stop is under way; the process still saves and exits with
 the same code, without a traceback.
 
 In a multi-process run a signal may reach one process only. Before each step every process
@@ -40,8 +40,8 @@ class StopSignals:
     def handle(self, signum: int, frame: Any = None) -> None:
         if self.received:
             # os.write, not print: a handler that prints while the main thread prints raises
-            os.write(2, f"\n{signal.Signals(signum).name} again: finishing the checkpoint save, then exiting\n"
-                     .encode())
+            os.write(2, f"\n{signal.Signals(signum).name} again: already stopping; the step and its checkpoint are "
+                     "finishing, then the run exits\n".encode())
             return
         self.received = signum
 
