@@ -14,6 +14,7 @@ Multi-process runs call `initialize_distributed()` first (see docs/parallel.md).
 from jaxlm.parallel.constraints import constrain, use_mesh
 from jaxlm.parallel.distributed import initialize_distributed
 from jaxlm.parallel.mesh import check_divisibility, make_mesh, mesh_shape, mesh_sizes
+from jaxlm.parallel.peers import all_processes, max_over_processes, peer_lost, waiting_for_peers
 from jaxlm.parallel.rules import STRATEGIES, Rules, logical_to_spec, rules_for
 from jaxlm.parallel.shardings import (
     batch_sharding,
@@ -23,7 +24,7 @@ from jaxlm.parallel.shardings import (
 )
 
 __all__ = [
-    "STRATEGIES", "Rules", "batch_sharding", "check_divisibility", "constrain", "create_sharded_model",
-    "initialize_distributed", "logical_to_spec", "make_mesh", "mesh_shape", "mesh_sizes", "rules_for",
-    "shard_batch", "state_shardings", "use_mesh",
+    "STRATEGIES", "Rules", "all_processes", "batch_sharding", "check_divisibility", "constrain", "create_sharded_model",
+    "initialize_distributed", "logical_to_spec", "make_mesh", "max_over_processes", "mesh_shape", "mesh_sizes",
+    "peer_lost", "rules_for", "shard_batch", "state_shardings", "use_mesh", "waiting_for_peers",
 ]
