@@ -18,29 +18,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jaxlm.errors import JaxlmError
-    from jaxlm.train.checkpoint import Checkpointer
     from jaxlm.train.loop import evaluate_split
-    from jaxlm.train.params_io import restore_params_into
     from jaxlm.train.run_folder import run_tokenizer
-    from jaxlm.train.session import build_session
-    from jaxlm.train.trained import CHECKPOINTS, find_run, is_model_only
+    from jaxlm.train.trained import load_trained_session
 
     if args.batches < 0:
         raise JaxlmError(f"--batches={args.batches}: give a positive number of batches (0 or none: train.eval_batches)")
-    cfg, folder = find_run(args.config, list(args.overrides), args.workdir)
+    session, step, folder = load_trained_session(args.config, list(args.overrides), args.workdir)
+    cfg = session.cfg
     tokenizer = run_tokenizer(cfg, folder)
-    if is_model_only(folder):
-        session, step = build_session(cfg, load_params=lambda model: restore_params_into(folder, model)), "-"
-    else:
-        session = build_session(cfg)
-        checkpoints = Checkpointer(folder / CHECKPOINTS, cfg.checkpoint)
-        try:
-            step, session.state, _, _ = checkpoints.restore(session.abstract_state())
-        finally:
-            checkpoints.close()
     batches = args.batches or cfg.train.eval_batches
     metrics = evaluate_split(session, cfg, args.split, batches, tokenizer)
-    print(f"{cfg.name} step {step}, {args.split} ({batches} batches of {cfg.data.batch_size}):")
+    shown_step = "-" if step is None else step  # a model-only checkpoint has no step
+    print(f"{cfg.name} step {shown_step}, {args.split} ({batches} batches of {cfg.data.batch_size}):")
     for key, value in sorted(metrics.items()):
         print(f"  {key:<16} {value:.4f}")
     return 0

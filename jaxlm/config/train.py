@@ -29,9 +29,11 @@ class TrainConfig:
     log_every / eval_every: cadence in steps (eval_every 0: only the final eval); eval_batches: batches
         per eval.
     nan_policy: on a NaN/Inf loss, 'stop' the run naming the step, or 'skip' that update.
-    init_from: a model-only checkpoint directory (`jaxlm convert`, `params_io.save_params`) whose
-        parameters replace the fresh ones before step 1 (fine-tuning); the tokenizer it keeps, if
-        any, tokenizes the data.
+    max_skipped_updates: under 'skip', stop the run when more updates than this are skipped in a row.
+    init_from: a model-only checkpoint directory (`jaxlm convert`, `params_io.save_params`) or a run's
+        workdir (its newest good checkpoint) whose parameters replace the fresh ones before step 1
+        (fine-tuning): matched by name and shape, across scanned and unrolled layer layouts. The
+        tokenizer it keeps, if any, tokenizes the data.
     examples: fill-mask / generation examples printed after training (0: none).
     """
 
@@ -51,6 +53,7 @@ class TrainConfig:
     eval_every: int = 0
     eval_batches: int = 4
     nan_policy: NanPolicy = "stop"
+    max_skipped_updates: int = 10
     init_from: str = ""
     examples: int = 3
     seed: int = 0
@@ -71,6 +74,7 @@ class TrainConfig:
         require(self.log_every > 0, f"{prefix}.log_every", "must be positive")
         require(self.eval_every >= 0, f"{prefix}.eval_every", "must be >= 0 (0: eval only at the end)")
         require(self.eval_batches >= 0, f"{prefix}.eval_batches", "must be >= 0 (0: no eval)")
+        require(self.max_skipped_updates >= 0, f"{prefix}.max_skipped_updates", "must be >= 0")
         require(self.examples >= 0, f"{prefix}.examples", "must be >= 0")
 
 
@@ -79,7 +83,8 @@ class CheckpointConfig:
     """Orbax checkpoints under `workdir/checkpoints/<step>/`.
 
     every: save every N steps (0: only at the end); a save also happens after each periodic eval
-    (`train.eval_every`), at the end and on SIGTERM/SIGINT.
+    (`train.eval_every`), at the end and on SIGTERM/SIGINT. Every preset sets one: without it a
+    killed run (kill -9, a lost machine) starts again from step 0.
     keep: the newest K are kept, plus the best one by eval `metric` (lower is better with mode
     'min'); metric '' keeps only the newest K.
     """

@@ -50,4 +50,5 @@ def test_commands_report_user_errors_in_one_line(tmp_path, capsys):
     assert main(["generate", "gpt2_tiny", "--workdir", str(tmp_path / "run"), "--prompt", "x"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
-    assert "no checkpoint" in errors[2]
+    assert errors[2].startswith(f"error: no run in {tmp_path / 'run'}")
+    assert not (tmp_path / "run").exists()  # read-only: nothing created

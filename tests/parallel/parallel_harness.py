@@ -148,6 +148,6 @@ class ShardedRun:
     def restore(self, directory: str | pathlib.Path) -> int:
         """Load the newest checkpoint onto this run's mesh; its step."""
         ckpt = self.checkpointer(directory)
-        step, self.state, _, _ = ckpt.restore(self.abstract)
+        step, self.state, _, _ = ckpt.restore(self.abstract, self.cfg)
         ckpt.close()
         return step

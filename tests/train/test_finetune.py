@@ -9,7 +9,7 @@ import numpy as np
 from jaxlm.cli import main
 from jaxlm.config import load_config
 from jaxlm.models import build_model
-from jaxlm.train.init_from import load_matching_params
+from jaxlm.train.params_io import init_params_from, load_params
 from tests.interop.hf_folders import hf_folder
 
 POSITIVE = ("good", "great", "fine", "nice", "correct")
@@ -39,9 +39,13 @@ def test_classifier_fine_tunes_a_converted_bert_with_its_tokenizer(tmp_path, cap
         "train.learning_rate=3e-3", "train.warmup_steps=5", "train.eval_batches=4", "train.log_every=20",
         f"workdir={tmp_path / 'run'}",
     ]
-    fresh, dropped = load_matching_params(ckpt, build_model(load_config(str(ckpt / "config.yaml"), classifier).model))
-    assert fresh == ["classifier.dense.bias", "classifier.dense.kernel"]
-    assert any(name.startswith("mlm_head") for name in dropped) and any(name.startswith("nsp") for name in dropped)
+    model = build_model(load_config(str(ckpt / "config.yaml"), classifier).model)
+    report = init_params_from(ckpt, model)
+    assert sorted(report.fresh) == ["classifier.dense.bias", "classifier.dense.kernel"]
+    assert any(name.startswith("mlm_head") for name in report.unused)
+    assert any(name.startswith("nsp") for name in report.unused)
+    pretrained = load_params(ckpt)[1]
+    np.testing.assert_array_equal(model.embedder.token.embedding[...], pretrained.embedder.token.embedding[...])
 
     monkeypatch.setenv("JAXLM_CACHE", str(tmp_path / "cache"))
     capsys.readouterr()

@@ -81,7 +81,7 @@ def test_corrupt_latest_checkpoint_is_skipped_with_a_warning(tmp_path):
     for file in (tmp_path / "checkpoints" / "4" / "state").rglob("*"):
         if file.is_file():
             file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
-    with pytest.warns(UserWarning, match="step 4 .* unreadable"):
+    with pytest.warns(UserWarning, match="step 4 .* corrupt"):
         again = train(cfg, progress=False, console=lambda _: None)
     assert sorted(again.losses) == [3, 4]
     assert again.losses == {3: original.losses[3], 4: original.losses[4]}
