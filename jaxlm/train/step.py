@@ -43,11 +43,16 @@ def _is_key(x: Any) -> bool:
     return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
+def _fold_in(keys: jax.Array, index: jax.Array) -> jax.Array:
+    """fold_in applied to every key of a key array of any shape (scanned layers stack a
+    [layers] axis of keys)."""
+    flat = keys.reshape(-1)
+    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(flat, index).reshape(keys.shape)
+
+
 def rngs_for(rngs: nnx.State, index: jax.Array) -> nnx.State:
     """The dropout streams for global microbatch `index`: each key folded with it, counters reset."""
-    return jax.tree.map(
-        lambda x: jax.random.fold_in(x, index) if _is_key(x) else jnp.zeros_like(x), rngs
-    )
+    return jax.tree.map(lambda x: _fold_in(x, index) if _is_key(x) else jnp.zeros_like(x), rngs)
 
 
 def _split_microbatches(batch: Batch, n: int) -> dict[str, jax.Array]:
