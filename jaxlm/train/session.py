@@ -95,12 +95,12 @@ def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | No
     shardings = parallel.state_shardings(jax.eval_shape(init, params), mesh, rules)
     with parallel.use_mesh(mesh, rules):
         state = jax.jit(init, out_shardings=shardings)(params)
-    loss = get_objective(cfg.data.objective).loss
+    objective = get_objective(cfg.data.objective)
     batch_sharding = parallel.batch_sharding(mesh)
     train_step = jit_train_step(
-        make_train_step(graphdef, rngs, loss, tx, microbatches=cfg.train.microbatches,
+        make_train_step(graphdef, rngs, objective, tx, microbatches=cfg.train.microbatches,
                         skip_nonfinite=cfg.train.nan_policy == "skip"),
         shardings, batch_sharding,
     )
-    eval_step = jit_eval_step(make_eval_step(graphdef, rngs, loss), shardings["params"], batch_sharding)
+    eval_step = jit_eval_step(make_eval_step(graphdef, rngs, objective), shardings["params"], batch_sharding)
     return Session(cfg, mesh, rules, graphdef, rngs, tx, state, shardings, train_step, eval_step)

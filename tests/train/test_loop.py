@@ -1,6 +1,7 @@
 """The training loop on the embedded corpus: loss falls, logs are written, resume is exact,
 signals save, a corrupt checkpoint is skipped, NaN stops the run."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -90,13 +91,12 @@ def test_corrupt_latest_checkpoint_is_skipped_with_a_warning(tmp_path):
 def test_nan_loss_stops_the_run_naming_the_step(tmp_path, monkeypatch):
     objective = get_objective("causal_lm")
 
-    class Poisoned:
-        @staticmethod
-        def loss(model, batch, *, deterministic):
-            loss, metrics = objective.loss(model, batch, deterministic=deterministic)
-            return loss * np.nan, {**metrics, "loss": loss * np.nan}
+    def poisoned_forward(model, batch, deterministic):
+        outputs = objective.forward(model, batch, deterministic)
+        return {**outputs, "logits": outputs["logits"] * np.nan}
 
-    monkeypatch.setattr(session_module, "get_objective", lambda name: Poisoned)
+    poisoned = dataclasses.replace(objective, forward=poisoned_forward)
+    monkeypatch.setattr(session_module, "get_objective", lambda name: poisoned)
     cfg = small_config("gpt2_tiny", tmp_path, "train.steps=5", "train.eval_batches=0")
     with pytest.raises(NonFiniteLossError, match=r"at step 1;.*train\.nan_policy=skip"):
         train(cfg, progress=False, console=lambda _: None)

@@ -10,7 +10,7 @@ from jaxlm.cli import main
 from jaxlm.models import build_model
 from jaxlm.train.optimizer import make_optimizer
 from jaxlm.train.step import init_train_state, make_train_step, split_model
-from tests.train.helpers import lm_loss, random_lm_batch, tiny_config
+from tests.train.helpers import LM, random_lm_batch, tiny_config
 from tests.train.test_loop import SMALL
 
 
@@ -36,7 +36,7 @@ def scanned_dropout_step():
                           "model.dropout_rate=0.5")
         graphdef, params, rngs = split_model(build_model(cfg.model, seed=0))
         tx = make_optimizer(cfg.train)
-        state, metrics = jax.jit(make_train_step(graphdef, rngs, lm_loss, tx))(init_train_state(params, tx), batch)
+        state, metrics = jax.jit(make_train_step(graphdef, rngs, LM, tx))(init_train_state(params, tx), batch)
         return float(metrics["loss"]), float(metrics["grad_norm"]), jax.tree.leaves(state["params"])
 
     return run
@@ -55,5 +55,5 @@ def test_dropout_is_active_under_scan(scanned_dropout_step):
     cfg = tiny_config("gpt2_tiny", "model.num_layers=2", "model.scan_layers=true", "model.dropout_rate=0.5")
     model = build_model(cfg.model, seed=0)
     batch = random_lm_batch(4, 8, 64)
-    deterministic, _ = lm_loss(model, batch, deterministic=True)
+    deterministic, _ = LM.loss(model, batch, deterministic=True)
     assert scanned_dropout_step("none")[0] != float(deterministic)
