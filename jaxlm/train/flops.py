@@ -5,16 +5,17 @@ backward, plus attention scores and values: 12 × layers × keys × attention wi
 (halved for causal self-attention, as MaxText counts). Embedding lookups are free; the
 unembedding counts once per predicted position (BERT predicts only at the masked positions).
 
-    flops = train_flops(cfg.model, batch)          # shapes are read from the batch dict
+    flops = train_flops(cfg.model, batch)          # shapes are read from the (global) batch dict
     mfu = flops / step_time / devices / peak_flops(jax.devices()[0])
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from typing import Any
 
 import jax
-import numpy as np
 
 from jaxlm.config import ModelConfig
 
@@ -42,22 +43,24 @@ def peak_flops(device: jax.Device) -> float | None:
     return next((peak for name, peak in PEAK_FLOPS if name.lower() in kind.lower()), None)
 
 
-def _block_params(cfg: ModelConfig, cross: bool) -> int:
-    """Matmul parameters of one block: q, k, v, o projections (+ cross-attention) and the MLP."""
+def train_flops(cfg: ModelConfig, batch: Mapping[str, Any]) -> float:
+    """Model FLOPs (forward + backward) of one training step on `batch` (global shapes).
+
+    Per layer, with P = d_model × heads·head_dim (one attention projection), M the MLP's matmul
+    parameters and A = heads·head_dim: a self-attention block costs 6 (4P + M) per token plus
+    12 A per key (6 A when causal); a decoder block of an encoder–decoder adds cross-attention:
+    6 · 2P per target token (query, output), 6 · 2P per *source* token (its keys and values are
+    projections of the encoder output) and 12 A per source key per target token.
+    """
     inner = cfg.num_heads * cfg.resolved_head_dim
-    attention = 4 * cfg.d_model * inner
+    projection = cfg.d_model * inner
     mlp = (3 if cfg.gated else 2) * cfg.d_model * cfg.d_ff
-    return attention * (2 if cross else 1) + mlp
-
-
-def train_flops(cfg: ModelConfig, batch: Mapping[str, np.ndarray]) -> float:
-    """Model FLOPs (forward + backward) of one training step on `batch` (global shapes)."""
-    inner = cfg.num_heads * cfg.resolved_head_dim
+    block = 6 * (4 * projection + mlp)
     rows, source = batch["inputs"].shape[:2]
     unembed = 6 * cfg.d_model * cfg.vocab_size
     if cfg.family == "encoder":
         tokens = rows * source
-        flops = tokens * cfg.num_layers * (6 * _block_params(cfg, False) + 12 * source * inner)
+        flops = tokens * cfg.num_layers * (block + 12 * source * inner)
         if cfg.pooler:
             flops += rows * 6 * cfg.d_model * cfg.d_model
         if cfg.mlm_head:
@@ -66,14 +69,16 @@ def train_flops(cfg: ModelConfig, batch: Mapping[str, np.ndarray]) -> float:
         return float(flops)
     if cfg.family == "decoder":
         tokens = rows * source
-        return float(tokens * (cfg.num_layers * (6 * _block_params(cfg, False) + 6 * source * inner) + unembed))
+        return float(tokens * (cfg.num_layers * (block + 6 * source * inner) + unembed))
     target = batch["decoder_inputs"].shape[1]
-    encoder = rows * source * cfg.num_layers * (6 * _block_params(cfg, False) + 12 * source * inner)
-    decoder_layer = 6 * _block_params(cfg, True) + 6 * target * inner + 12 * source * inner
-    decoder = rows * target * (cfg.resolved_decoder_layers * decoder_layer + unembed)
+    encoder = rows * source * cfg.num_layers * (block + 12 * source * inner)
+    decoder_per_target = block + 6 * 2 * projection + 6 * target * inner + 12 * source * inner
+    decoder_per_source = 6 * 2 * projection
+    layers = cfg.resolved_decoder_layers
+    decoder = rows * (target * (layers * decoder_per_target + unembed) + source * layers * decoder_per_source)
     return float(encoder + decoder)
 
 
-def batch_tokens(batch: Mapping[str, np.ndarray]) -> int:
-    """Token positions processed per step: encoder/decoder inputs, padding included."""
-    return int(sum(np.size(batch[key]) for key in ("inputs", "decoder_inputs") if key in batch))
+def batch_tokens(batch: Mapping[str, Any]) -> int:
+    """Token positions processed per step: encoder/decoder inputs, padding included (global shapes)."""
+    return sum(math.prod(batch[key].shape) for key in ("inputs", "decoder_inputs") if key in batch)

@@ -2,10 +2,11 @@
 
     result = train(load_config("bert_tiny"))
 
-One step = one loader batch = one optimizer update. Each step's loss is read back (it drives
-the progress bar and the NaN policy); every `log_every` steps the window's mean metrics plus
-tokens/s, step time, TFLOP/s per device and MFU go to the console, `metrics.jsonl` and
-TensorBoard. SIGTERM/SIGINT finish the current step, save a checkpoint and return normally.
+One step = one loader batch = one optimizer update. Step n + 1 is dispatched before step n's
+metrics are read (`reporter.StepReporter`: progress bar, NaN policy, and every `log_every` steps
+the window's mean metrics plus tokens/s, step time, TFLOP/s per device and MFU to the console,
+`metrics.jsonl` and TensorBoard), so the device never waits for the host. SIGTERM/SIGINT finish
+the current step, save a checkpoint and return normally.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import dataclasses
 import itertools
 import pathlib
 import signal
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,16 +27,11 @@ from jaxlm import parallel
 from jaxlm.config import Config
 from jaxlm.data import load_tokenizer, make_loader
 from jaxlm.errors import JaxlmError
-from jaxlm.train import flops
 from jaxlm.train.checkpoint import Checkpointer
 from jaxlm.train.init_from import load_matching_params
 from jaxlm.train.metrics import MetricsWriter
-from jaxlm.train.optimizer import learning_rate_schedule
+from jaxlm.train.reporter import StepReporter
 from jaxlm.train.session import Session, build_session
-
-
-class NonFiniteLossError(JaxlmError):
-    """The loss (or gradient norm) became NaN/Inf and `train.nan_policy=stop`."""
 
 
 @dataclasses.dataclass
@@ -100,33 +95,6 @@ def evaluate_split(session: Session, cfg: Config, split: str, batches: int, toke
         loader.close()
 
 
-def _window_metrics(cfg: Config, rows: list[dict], seconds: float, step_flops: float, tokens: int) -> dict:
-    means = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key != "finite"}
-    steps = len(rows)
-    step_time = seconds / steps
-    per_device = step_flops / step_time / jax.device_count()
-    peak = flops.peak_flops(jax.devices()[0])
-    means.update(
-        step_time_s=step_time, tokens_per_s=tokens / step_time, tflops_per_device=per_device / 1e12,
-        learning_rate=float(learning_rate_schedule(cfg.train)(rows[-1]["_step"] - 1)),
-    )
-    if peak:
-        means["mfu"] = per_device / peak
-    means.pop("_step")
-    return means
-
-
-def _check_finite(cfg: Config, step: int, loss: float, finite: bool, console: Callable[[str], None]) -> None:
-    if finite:
-        return
-    if cfg.train.nan_policy == "stop":
-        raise NonFiniteLossError(
-            f"loss is {loss} (or the gradient norm is not finite) at step {step}; lower train.learning_rate, "
-            "or set train.nan_policy=skip to skip such updates"
-        )
-    console(f"step {step}: non-finite loss {loss}; update skipped (train.nan_policy=skip)")
-
-
 def train(
     cfg: Config,
     *,
@@ -151,7 +119,6 @@ def train(
         batches.restore(data_state)
         console(f"resumed from {checkpoints.directory / str(step)}")
     writer = MetricsWriter(workdir, console=console)
-    losses: dict[int, float] = {}
     eval_metrics: dict[str, float] = {}
     stopped_by = ""
 
@@ -167,41 +134,27 @@ def train(
 
     first, total = session.step, cfg.train.steps
     bar = tqdm.tqdm(total=total, initial=first, desc=cfg.name, disable=not progress, dynamic_ncols=True)
-    window: list[dict] = []
-    window_start = time.perf_counter()
-    step_flops = tokens = 0.0
+    reporter = StepReporter(cfg, writer, console, bar, first)
+    step = first  # counted on the host: reading the device's counter would wait for the step
     try:
         with StopSignals() as signals, parallel.use_mesh(session.mesh, session.rules):
-            while session.step < total and not stopped_by:
-                batch = next(batches)
-                if not step_flops:
-                    step_flops, tokens = flops.train_flops(cfg.model, batch), flops.batch_tokens(batch)
-                session.state, metrics = session.train_step(session.state, session.put_batch(batch))
-                metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-                step = session.step
-                losses[step] = metrics["loss"]
-                _check_finite(cfg, step, metrics["loss"], metrics["finite"] == 1.0, console)
-                bar.update(1)
-                bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-                if step == first + 1:  # the first step compiled: time from here on
-                    window_start = time.perf_counter()
-                else:
-                    window.append({**metrics, "_step": step})
-                if window and (step % cfg.train.log_every == 0 or step == total):
-                    now = time.perf_counter()
-                    writer.write(step, _window_metrics(cfg, window, now - window_start, step_flops, tokens))
-                    window, window_start = [], now
-                paused = time.perf_counter()  # eval and checkpoint time stays out of the step time
-                if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < total:
-                    eval_metrics = run_eval()
-                    save(eval_metrics)
-                elif cfg.checkpoint.every and step % cfg.checkpoint.every == 0:
-                    save()
-                window_start += time.perf_counter() - paused
+            while step < total and not stopped_by:
+                batch = session.put_batch(next(batches))
+                session.state, metrics = session.train_step(session.state, batch)
+                step += 1
+                reporter.push(step, metrics, batch)  # reports step - 1 while this step runs
+                evaluating = cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < total
+                if evaluating or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0):
+                    reporter.flush()  # eval and checkpoint wait for this step anyway
+                    with reporter.paused():
+                        if evaluating:
+                            eval_metrics = run_eval()
+                        save(eval_metrics if evaluating else None)
                 if signals.received:
                     stopped_by = signals.received
                 elif stop_at is not None and step >= stop_at:
                     stopped_by = f"stop_at={stop_at}"
+            reporter.flush()
         bar.close()
         if stopped_by:
             save()
@@ -214,7 +167,7 @@ def train(
         batches.close()
         checkpoints.close()
         writer.close()
-    return TrainResult(session.step, losses, eval_metrics, workdir, stopped_by, session)
+    return TrainResult(session.step, reporter.losses, eval_metrics, workdir, stopped_by, session)
 
 
 def _init_from(cfg: Config, console: Callable[[str], None]) -> Callable | None:
