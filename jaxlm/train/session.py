@@ -76,9 +76,18 @@ def _check_microbatches(cfg: Config, mesh: Mesh) -> None:
         )
 
 
+def _check_trainable_dtype(cfg: Config) -> None:
+    if cfg.model.dtype == "float16":
+        raise ConfigError(
+            "model.dtype=float16: training in float16 needs loss scaling, which jaxlm does not do; "
+            "use model.dtype=bfloat16"
+        )
+
+
 def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | None = None) -> Session:
     """Mesh from `cfg.parallel`, the model born sharded (then `load_params(model)` if given, e.g.
     a fine-tuning start), AdamW state with the parameters' shardings, and the jitted steps."""
+    _check_trainable_dtype(cfg)
     mesh = parallel.make_mesh(cfg.parallel)
     parallel.check_divisibility(cfg, mesh)
     _check_microbatches(cfg, mesh)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from jaxlm import parallel
+from jaxlm.cli import main
 from jaxlm.config import load_config
 from jaxlm.models import build_model
 from jaxlm.objectives import Objective, get_objective
@@ -153,3 +154,9 @@ def test_whole_batch_loss_is_the_token_weighted_mean():
     expected = (nll * batch["weights"]).sum() / batch["weights"].sum()
     _, metrics = _run(cfg, batch, get_objective("causal_lm"))
     np.testing.assert_allclose(float(metrics["loss"]), expected, rtol=1e-5)
+
+
+def test_float16_training_is_refused_with_one_line(tmp_path, capsys):
+    assert main(["train", "gpt2_tiny", "model.dtype=float16", f"workdir={tmp_path}", "--no-progress"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: model.dtype=float16") and "bfloat16" in error and "\n" not in error
