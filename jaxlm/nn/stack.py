@@ -91,6 +91,7 @@ class LayerStack(nnx.Module):
         context_segments: jax.Array | None = None,
         cache: LayerCache = None,
         deterministic: bool = True,
+        packed: bool = True,
     ) -> tuple[jax.Array, LayerCache]:
         bias = self._bias(x.shape[1], cache)
         shared = (segments, positions, bias, context, context_segments)
@@ -99,7 +100,7 @@ class LayerStack(nnx.Module):
             segments, positions, bias, context, context_segments = shared
             x, layer_cache = block(
                 constrain(x, ACTIVATION_AXES), segments, positions=positions, bias=bias, context=context,
-                context_segments=context_segments, cache=layer_cache, deterministic=deterministic,
+                context_segments=context_segments, cache=layer_cache, deterministic=deterministic, packed=packed,
             )
             return constrain(x, ACTIVATION_AXES), layer_cache
 

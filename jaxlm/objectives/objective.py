@@ -57,9 +57,12 @@ class Term:
         return jnp.asarray(batch[self.weights], jnp.float32)
 
 
+# The builders give encoder rows and encoder–decoder pairs one document each, padded at the end
+# (`packed=False`: sequence lengths instead of a dense mask); causal LM rows are packed.
+
 def encoder_forward(model, batch: Batch, deterministic: bool) -> dict:
     return model(batch["inputs"], token_types=batch["token_types"], segments=batch["segments"],
-                 mlm_positions=batch.get("mlm_positions"), deterministic=deterministic)
+                 mlm_positions=batch.get("mlm_positions"), deterministic=deterministic, packed=False)
 
 
 def decoder_forward(model, batch: Batch, deterministic: bool) -> dict:
@@ -70,7 +73,7 @@ def decoder_forward(model, batch: Batch, deterministic: bool) -> dict:
 def encoder_decoder_forward(model, batch: Batch, deterministic: bool) -> dict:
     return model(batch["inputs"], batch["decoder_inputs"], segments=batch["segments"], positions=batch["positions"],
                  decoder_segments=batch["decoder_segments"], decoder_positions=batch["decoder_positions"],
-                 deterministic=deterministic)
+                 deterministic=deterministic, packed=False)
 
 
 @dataclasses.dataclass(frozen=True)

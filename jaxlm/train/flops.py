@@ -2,7 +2,7 @@
 
 Per token, training costs 6 × (matmul parameters the token passes through) for forward and
 backward, plus attention scores and values: 12 × layers × keys × attention width per token
-(halved for causal self-attention, as MaxText counts). Embedding lookups are free; the
+(halved for causal self-attention, as MaxText counts; `attention_flops`). Embedding lookups are free; the
 unembedding counts once per predicted position (BERT predicts only at the masked positions).
 
     flops = train_flops(cfg.model, batch)          # shapes are read from the (global) batch dict
@@ -43,14 +43,22 @@ def peak_flops(device: jax.Device) -> float | None:
     return next((peak for name, peak in PEAK_FLOPS if name.lower() in kind.lower()), None)
 
 
+def attention_flops(rows: int, queries: int, keys: int, width: int, *, causal: bool) -> float:
+    """FLOPs of the attention core, forward + backward: scores q·kᵀ and the weighted sum of values
+    are 2 · 2 · queries · keys · width each, the backward pass twice the forward: 12 · rows ·
+    queries · keys · width (heads · head_dim = width), halved when causal (the keys after the query
+    are masked, and a causal kernel skips them)."""
+    return 12 * rows * queries * keys * width / (2 if causal else 1)
+
+
 def train_flops(cfg: ModelConfig, batch: Mapping[str, Any]) -> float:
     """Model FLOPs (forward + backward) of one training step on `batch` (global shapes).
 
-    Per layer, with P = d_model × heads·head_dim (one attention projection), M the MLP's matmul
-    parameters and A = heads·head_dim: a self-attention block costs 6 (4P + M) per token plus
-    12 A per key (6 A when causal); a decoder block of an encoder–decoder adds cross-attention:
-    6 · 2P per target token (query, output), 6 · 2P per *source* token (its keys and values are
-    projections of the encoder output) and 12 A per source key per target token.
+    Per layer, with P = d_model × heads·head_dim (one attention projection) and M the MLP's
+    matmul parameters: a block costs 6 (4P + M) per token plus its `attention_flops`; a decoder
+    block of an encoder–decoder adds cross-attention: 6 · 2P per target token (query, output),
+    6 · 2P per *source* token (its keys and values are projections of the encoder output) and
+    the attention of the target over the source.
     """
     inner = cfg.num_heads * cfg.resolved_head_dim
     projection = cfg.d_model * inner
@@ -58,25 +66,25 @@ def train_flops(cfg: ModelConfig, batch: Mapping[str, Any]) -> float:
     block = 6 * (4 * projection + mlp)
     rows, source = batch["inputs"].shape[:2]
     unembed = 6 * cfg.d_model * cfg.vocab_size
+    if cfg.family == "decoder":
+        attention = attention_flops(rows, source, source, inner, causal=True)
+        return float(cfg.num_layers * (rows * source * block + attention) + rows * source * unembed)
+    encoder = cfg.num_layers * (rows * source * block + attention_flops(rows, source, source, inner, causal=False))
     if cfg.family == "encoder":
-        tokens = rows * source
-        flops = tokens * cfg.num_layers * (block + 12 * source * inner)
+        flops = encoder
         if cfg.pooler:
             flops += rows * 6 * cfg.d_model * cfg.d_model
         if cfg.mlm_head:
-            predicted = rows * batch["mlm_positions"].shape[1] if "mlm_positions" in batch else tokens
+            predicted = rows * batch["mlm_positions"].shape[1] if "mlm_positions" in batch else rows * source
             flops += predicted * (6 * cfg.d_model * cfg.d_model + unembed)
         return float(flops)
-    if cfg.family == "decoder":
-        tokens = rows * source
-        return float(tokens * (cfg.num_layers * (block + 6 * source * inner) + unembed))
     target = batch["decoder_inputs"].shape[1]
-    encoder = rows * source * cfg.num_layers * (block + 12 * source * inner)
-    decoder_per_target = block + 6 * 2 * projection + 6 * target * inner + 12 * source * inner
-    decoder_per_source = 6 * 2 * projection
-    layers = cfg.resolved_decoder_layers
-    decoder = rows * (target * (layers * decoder_per_target + unembed) + source * layers * decoder_per_source)
-    return float(encoder + decoder)
+    decoder_layer = (
+        rows * target * (block + 6 * 2 * projection) + rows * source * 6 * 2 * projection
+        + attention_flops(rows, target, target, inner, causal=True)
+        + attention_flops(rows, target, source, inner, causal=False)
+    )
+    return float(encoder + cfg.resolved_decoder_layers * decoder_layer + rows * target * unembed)
 
 
 def batch_tokens(batch: Mapping[str, Any]) -> int:

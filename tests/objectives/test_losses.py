@@ -97,7 +97,7 @@ def test_loss_runs_the_forward_pass_with_the_batch_keys():
              "decoder_positions": 6, "targets": TARGETS, "weights": WEIGHTS}
     get_objective("span_corruption").loss(model, batch, deterministic=True)
     assert seen == {"inputs": 1, "decoder_inputs": 4, "segments": 2, "positions": 3, "decoder_segments": 5,
-                    "decoder_positions": 6, "deterministic": True}
+                    "decoder_positions": 6, "deterministic": True, "packed": False}
 
 
 def test_unknown_objective_is_an_error():
