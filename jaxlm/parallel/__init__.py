@@ -19,11 +19,12 @@ from jaxlm.parallel.shardings import (
     batch_sharding,
     create_sharded_model,
     shard_batch,
+    sharded_initializer,
     state_shardings,
 )
 
 __all__ = [
     "STRATEGIES", "Rules", "batch_sharding", "check_divisibility", "constrain", "create_sharded_model",
     "initialize_distributed", "logical_to_spec", "make_mesh", "mesh_shape", "mesh_sizes", "rules_for",
-    "shard_batch", "state_shardings", "use_mesh",
+    "shard_batch", "sharded_initializer", "state_shardings", "use_mesh",
 ]
