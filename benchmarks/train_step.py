@@ -6,17 +6,19 @@
 
 Each row builds a training session (sharded step, AdamW, donated state) with one compute setting
 — float32/xla, bfloat16/xla, bfloat16/cudnn (GPU only) — runs it on random tokens (one document
-per row), and prints step time, tokens/s, model TFLOP/s per device and MFU against the device's
-bf16 peak (`jaxlm.train.flops`).
+per row, which the causal-LM objective still treats as packed rows, as in training), and prints
+step time, tokens/s, model TFLOP/s per device and MFU against the device's bf16 peak
+(`jaxlm.train.flops`).
 
 With `--peer hf`, transformers' `GPT2LMHeadModel` of the same shape (dropout off in both, tied
-embeddings, gelu-tanh, pre-LN) trains with `torch.optim.AdamW` (same learning rate, betas, eps,
-weight decay; global-norm clipping at the same norm) on the same batch on the same device; on a
-GPU its attention is SDPA and bfloat16 rows run under `torch.autocast`. jaxlm and torch take
+embeddings, gelu-tanh, pre-LN) trains with `torch.optim.AdamW` (same learning rate, betas, eps and
+weight decay, which torch applies to every parameter; global-norm clipping at the same norm) on
+the same batch on the same device; on a GPU its attention is SDPA, float32 matmuls may use TF32
+(as XLA's do by default) and bfloat16 rows run under `torch.autocast`. jaxlm and torch take
 turns, `--rounds` rounds of `--steps` steps each, and each row reports the median round; the
-'vs hf' column is jaxlm's throughput over transformers' in that row. MFU is the same model
-FLOPs (jaxlm's count) over each side's step time. Ratios are meaningful anywhere; absolute
-numbers only on an accelerator. Independent of the data loader (no grain, TFDS or tokenizer).
+'vs hf' column is jaxlm's throughput over transformers' in that row. MFU is the same model FLOPs
+(jaxlm's count) over each side's step time. Ratios are meaningful anywhere; absolute numbers only
+on an accelerator. Independent of the data loader (no grain, TFDS or tokenizer).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def hf_runner(cfg: Config, batch: dict[str, np.ndarray], bf16: bool) -> Callable
 
     model_cfg, train_cfg = cfg.model, cfg.train
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.backends.cuda.matmul.allow_tf32 = True  # as XLA's default float32 matmuls on a GPU
     config = transformers.GPT2Config(
         vocab_size=model_cfg.vocab_size, n_positions=model_cfg.max_length, n_embd=model_cfg.d_model,
         n_layer=model_cfg.num_layers, n_head=model_cfg.num_heads, n_inner=model_cfg.d_ff,
