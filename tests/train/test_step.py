@@ -93,7 +93,7 @@ def test_any_number_of_microbatches_equals_the_whole_batch(eight_device_steps, p
         for key in whole:
             np.testing.assert_allclose(split[key], whole[key], rtol=1e-5, err_msg=key)
         for a, b in zip(jax.tree.leaves(whole_params), jax.tree.leaves(split_params), strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)  # Adam moves each weight by ~lr = 1e-3
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # Adam moves each weight by ~lr = 1e-3
 
 
 def collectives(hlo: str) -> collections.Counter:
