@@ -24,8 +24,8 @@ class TrainConfig:
         'rsqrt' (T5) holds it for `warmup_steps` (no ramp), then decays as learning_rate · sqrt(warmup_steps / step).
     weight_decay: decoupled AdamW decay; never applied to norms and biases.
     clip_norm: clip the global gradient norm to this (0 turns clipping off).
-    microbatches: split each batch of `data.batch_size` rows into this many microbatches whose
-        gradients are averaged before the one optimizer update (gradient accumulation).
+    microbatches: split each batch of `data.batch_size` rows into this many (strided) microbatches whose
+        gradients add up, exactly, to the whole batch's before the one optimizer update (gradient accumulation).
     log_every / eval_every: cadence in steps (eval_every 0: only the final eval); eval_batches: batches
         per eval.
     nan_policy: on a NaN/Inf loss, 'stop' the run naming the step, or 'skip' that update.

@@ -101,7 +101,7 @@ def compile_step(cfg: Config) -> CompiledStep:
     shardings = parallel.state_shardings(shapes, mesh, rules)
     batch_sharding = parallel.batch_sharding(mesh)
     step = jit_train_step(
-        make_train_step(graphdef, rngs, get_objective(cfg.data.objective).loss, tx,
+        make_train_step(graphdef, rngs, get_objective(cfg.data.objective), tx,
                         microbatches=cfg.train.microbatches, skip_nonfinite=cfg.train.nan_policy == "skip"),
         shardings, batch_sharding,
     )

@@ -11,7 +11,7 @@ from flax import nnx
 
 from jaxlm.config import ModelConfig
 from jaxlm.errors import JaxlmError
-from jaxlm.nn.attention_core import attention_weights, combine_values, fused_attention
+from jaxlm.nn.attention_core import attention_weights, combine_values, fused_attention, fused_segment_attention
 from jaxlm.nn.dense import Dense
 from jaxlm.nn.hooks import current_hooks
 from jaxlm.nn.init import kernel_std, query_std
@@ -58,6 +58,9 @@ class MultiHeadAttention(nnx.Module):
     With a `KVCache`, the new keys and values are written at slots [index, index + lq) and the
     queries attend over every filled slot; the updated cache is returned. Full-sequence
     self-attention goes through an installed context-parallel hook (`jaxlm.nn.hooks`) if any.
+
+    `packed=False` promises that each row holds one document followed by its padding (segments
+    1…1 0…0): the fused cores then get causality and sequence lengths instead of a dense mask.
     """
 
     def __init__(self, cfg: ModelConfig, *, causal: bool, rngs: nnx.Rngs, cross: bool = False):
@@ -97,6 +100,7 @@ class MultiHeadAttention(nnx.Module):
         bias: jax.Array | None = None,
         cache: KVCache | None = None,
         deterministic: bool = True,
+        packed: bool = True,
     ) -> tuple[jax.Array, KVCache | None]:
         batch, length, _ = x.shape
         source, source_segments = (x, segments) if context is None else (context, context_segments)
@@ -126,13 +130,18 @@ class MultiHeadAttention(nnx.Module):
             cache = KVCache(k, v, source_segments, cache.index + length)
             k, v = k.astype(q.dtype), v.astype(q.dtype)
 
-        mask = attention_mask(segments, source_segments, causal=self.causal, query_offset=offset)
-        if self.impl == "reference":
-            weights = attention_weights(q, k, mask, bias, self.scale)
-            if self.record_weights:
-                self.sow(nnx.Intermediate, "attention_weights", weights)
-            weights = self.dropout(weights, deterministic=deterministic)
-            out = combine_values(weights, v)
+        if self.impl != "reference" and cache is None:
+            out = fused_segment_attention(
+                q, k, v, segments, source_segments, bias, self.scale, self.impl, causal=self.causal, packed=packed
+            )
         else:
-            out = fused_attention(q, k, v, mask, bias, self.scale, self.impl)
+            mask = attention_mask(segments, source_segments, causal=self.causal, query_offset=offset)
+            if self.impl == "reference":
+                weights = attention_weights(q, k, mask, bias, self.scale)
+                if self.record_weights:
+                    self.sow(nnx.Intermediate, "attention_weights", weights)
+                weights = self.dropout(weights, deterministic=deterministic)
+                out = combine_values(weights, v)
+            else:
+                out = fused_attention(q, k, v, bias, self.scale, self.impl, mask=mask)
         return self.output(out.reshape(batch, length, self.num_heads * self.head_dim)), cache

@@ -67,12 +67,13 @@ class TransformerBlock(nnx.Module):
         context_segments: jax.Array | None = None,
         cache: KVCache | None = None,
         deterministic: bool = True,
+        packed: bool = True,
     ) -> tuple[jax.Array, KVCache | None]:
         updated = [cache]
 
         def self_attend(h: jax.Array) -> jax.Array:
             out, updated[0] = self.self_attention(
-                h, segments, positions=positions, bias=bias, cache=cache, deterministic=deterministic
+                h, segments, positions=positions, bias=bias, cache=cache, deterministic=deterministic, packed=packed
             )
             return out
 
@@ -80,7 +81,8 @@ class TransformerBlock(nnx.Module):
         if self.cross_attention is not None:
             def cross_attend(h: jax.Array) -> jax.Array:
                 out, _ = self.cross_attention(
-                    h, segments, context=context, context_segments=context_segments, deterministic=deterministic
+                    h, segments, context=context, context_segments=context_segments, deterministic=deterministic,
+                    packed=packed,
                 )
                 return out
 

@@ -95,6 +95,7 @@ class LayerStack(nnx.Module):
         context_segments: jax.Array | None = None,
         cache: LayerCache = None,
         deterministic: bool = True,
+        packed: bool = True,
     ) -> tuple[jax.Array, LayerCache]:
         hooks = current_hooks() if cache is None else NO_HOOKS
         if hooks.context is not None:  # into the order the context devices hold the sequence in
@@ -109,7 +110,7 @@ class LayerStack(nnx.Module):
             segments, positions, context, context_segments = rows
             x, layer_cache = block(
                 constrain(x, RESIDUAL_AXES), segments, positions=positions, bias=common[0], context=context,
-                context_segments=context_segments, cache=layer_cache, deterministic=deterministic,
+                context_segments=context_segments, cache=layer_cache, deterministic=deterministic, packed=packed,
             )
             return constrain(x, RESIDUAL_AXES), layer_cache
 

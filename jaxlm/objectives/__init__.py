@@ -2,6 +2,6 @@
 seq2seq, classification; wired to a config by `builders.make_loader`) and jnp losses (`get_objective`)."""
 
 from jaxlm.objectives.builders import make_loader
-from jaxlm.objectives.objective import OBJECTIVES, Objective, get_objective
+from jaxlm.objectives.objective import OBJECTIVES, Objective, Term, get_objective
 
-__all__ = ["OBJECTIVES", "Objective", "get_objective", "make_loader"]
+__all__ = ["OBJECTIVES", "Objective", "Term", "get_objective", "make_loader"]

@@ -26,6 +26,7 @@ from jaxlm.parallel.shardings import (
     batch_sharding,
     create_sharded_model,
     shard_batch,
+    sharded_initializer,
     state_shardings,
 )
 
@@ -33,5 +34,5 @@ __all__ = [
     "MESH_AXES", "STRATEGIES", "ContextParallel", "GPipe", "Rules", "all_processes", "batch_sharding",
     "bubble_fraction", "check_divisibility", "constrain", "create_sharded_model", "execution_hooks", "gpipe_schedule",
     "initialize_distributed", "logical_to_spec", "make_mesh", "max_over_processes", "mesh_shape", "mesh_sizes",
-    "peer_lost", "rules_for", "shard_batch", "state_shardings", "use_mesh", "waiting_for_peers",
+    "peer_lost", "rules_for", "shard_batch", "sharded_initializer", "state_shardings", "use_mesh", "waiting_for_peers",
 ]

@@ -2,12 +2,13 @@
 
     result = train(load_config("bert_tiny"))
 
-One step = one loader batch = one optimizer update. Each step's loss is read back (it drives
-the progress bar and the NaN policy); every `log_every` steps the window's mean metrics plus
-tokens/s, step time, TFLOP/s per device and MFU go to the console, `metrics.jsonl` and
-TensorBoard, one row per logged step however often the run resumes. SIGTERM/SIGINT finish
-the current step, save a checkpoint and return (`preemption.py`); a failed save, a dead peer
-process or too many skipped updates end the run with one line (a JaxlmError).
+One step = one loader batch = one optimizer update. Step n + 1 is dispatched before step n's
+metrics are read (`reporter.StepReporter`: progress bar, NaN policy, and every `log_every` steps
+the window's mean metrics plus tokens/s, step time, TFLOP/s per device and MFU to the console,
+`metrics.jsonl` and TensorBoard, one row per logged step however often the run resumes), so the
+device never waits for the host. SIGTERM/SIGINT finish the current step, save a checkpoint and
+return (`preemption.py`); a failed save, a dead peer process or too many skipped updates end the
+run with one line (a JaxlmError).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import pathlib
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,20 +29,16 @@ from jaxlm.data import open_records
 from jaxlm.errors import JaxlmError
 from jaxlm.objectives import make_loader
 from jaxlm.paths import writable_directory
-from jaxlm.train import flops
 from jaxlm.train.checkpoint import Checkpointer
 from jaxlm.train.metrics import MetricsWriter
-from jaxlm.train.optimizer import learning_rate_schedule
 from jaxlm.train.params_io import init_params_from
 from jaxlm.train.preemption import StopSignals
+from jaxlm.train.reporter import StepReporter
 from jaxlm.train.run_folder import start_tokenizer, write_run_files
 from jaxlm.train.session import Session, build_session
 
 ALREADY_COMPLETE = "already complete"
-
-
-class NonFiniteLossError(JaxlmError):
-    """The loss (or gradient norm) became NaN/Inf and `train.nan_policy=stop`."""
+AGREE_EVERY = 10
 
 
 @dataclasses.dataclass
@@ -85,42 +81,6 @@ def evaluate_split(session: Session, cfg: Config, split: str, batches: int, toke
         return evaluate(session, itertools.islice(loader, batches))
     finally:
         loader.close()
-
-
-def _window_metrics(cfg: Config, rows: list[dict], seconds: float, step_flops: float, tokens: int) -> dict:
-    """Mean metrics of the window's steps, and the speed of those timed (all but a start's first)."""
-    means = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key not in ("finite", "_step", "_timed")}
-    means["learning_rate"] = float(learning_rate_schedule(cfg.train)(rows[-1]["_step"] - 1))
-    steps = sum(r["_timed"] for r in rows)
-    if not steps:
-        return means
-    step_time = seconds / steps
-    per_device = step_flops / step_time / jax.device_count()
-    peak = flops.peak_flops(jax.devices()[0])
-    means.update(step_time_s=step_time, tokens_per_s=tokens / step_time, tflops_per_device=per_device / 1e12)
-    if peak:
-        means["mfu"] = per_device / peak
-    return means
-
-
-def _check_finite(
-    cfg: Config, step: int, loss: float, finite: bool, skipped: int, console: Callable[[str], None]
-) -> int:
-    """Updates skipped in a row up to this step; raises under `nan_policy=stop` or past `max_skipped_updates`."""
-    if finite:
-        return 0
-    if cfg.train.nan_policy == "stop":
-        raise NonFiniteLossError(
-            f"loss is {loss} (or the gradient norm is not finite) at step {step}; lower train.learning_rate, "
-            "or set train.nan_policy=skip to skip such updates"
-        )
-    if skipped + 1 > cfg.train.max_skipped_updates:
-        raise NonFiniteLossError(
-            f"{skipped + 1} updates in a row skipped for a non-finite loss (the last at step {step}); lower "
-            "train.learning_rate, or raise train.max_skipped_updates"
-        )
-    console(f"step {step}: non-finite loss {loss}; update skipped (train.nan_policy=skip)")
-    return skipped + 1
 
 
 def train(
@@ -172,10 +132,8 @@ def _train(
                 f"raise train.steps (e.g. train.steps={2 * cfg.train.steps}), or start afresh in a new --workdir")
         return TrainResult(session.step, {}, {}, workdir, ALREADY_COMPLETE, session)
     writer = MetricsWriter(workdir, console=console, resume_step=session.step)
-    losses: dict[int, float] = {}
     eval_metrics: dict[str, float] = {}
     stopped_by = ""
-    skipped = 0
 
     def save(metrics: dict | None = None) -> None:
         checkpoints.save(session.step, session.state, batches.state(), cfg.to_dict(), metrics)
@@ -188,43 +146,32 @@ def _train(
 
     first, total = session.step, cfg.train.steps
     bar = tqdm.tqdm(total=total, initial=first, desc=cfg.name, disable=not progress, dynamic_ncols=True)
-    window: list[dict] = []
-    window_start = time.perf_counter()
-    step_flops = tokens = 0.0
+    reporter = StepReporter(cfg, writer, console, bar, first)
+    step = first  # counted on the host: reading the device's counter would wait for the step
     try:
         with parallel.use_mesh(session.mesh, session.rules, session.hooks):
-            while session.step < total and not stopped_by:
-                stopped_by = signals.agreed()
-                if stopped_by:
-                    break
+            while step < total and not stopped_by:
+                # Agreeing on a signal is an all-gather between processes, a host sync: one process
+                # asks at every step, several every AGREE_EVERY steps (all at the same steps).
+                if jax.process_count() == 1 or step % AGREE_EVERY == 0:
+                    stopped_by = signals.agreed()
+                    if stopped_by:
+                        break
                 checkpoints.check_for_errors()
-                batch = next(batches)
-                if not step_flops:
-                    step_flops, tokens = flops.train_flops(cfg.model, batch), flops.batch_tokens(batch)
-                session.state, metrics = session.train_step(session.state, session.put_batch(batch))
-                with parallel.waiting_for_peers("a train step"):  # a dead peer hangs its collectives
-                    metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-                    step = session.step
-                losses[step] = metrics["loss"]
-                skipped = _check_finite(cfg, step, metrics["loss"], metrics["finite"] == 1.0, skipped, console)
-                bar.update(1)
-                bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-                window.append({**metrics, "_step": step, "_timed": step > first + 1})
-                if step == first + 1:  # the first step compiled: time from here on
-                    window_start = time.perf_counter()
-                if step % cfg.train.log_every == 0 or step == total:
-                    now = time.perf_counter()
-                    writer.write(step, _window_metrics(cfg, window, now - window_start, step_flops, tokens))
-                    window, window_start = [], now
-                paused = time.perf_counter()  # eval and checkpoint time stays out of the step time
-                if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < total:
-                    eval_metrics = run_eval()
-                    save(eval_metrics)
-                elif cfg.checkpoint.every and step % cfg.checkpoint.every == 0:
-                    save()
-                window_start += time.perf_counter() - paused
+                batch = session.put_batch(next(batches))
+                session.state, metrics = session.train_step(session.state, batch)
+                step += 1
+                reporter.push(step, metrics, batch)  # reports step - 1 while this step runs
+                evaluating = cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < total
+                if evaluating or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0):
+                    reporter.flush()  # eval and checkpoint wait for this step anyway
+                    with reporter.paused():
+                        if evaluating:
+                            eval_metrics = run_eval()
+                        save(eval_metrics if evaluating else None)
                 if stop_at is not None and step >= stop_at:
                     stopped_by = f"stop_at={stop_at}"
+            reporter.flush()
         bar.close()
         stopped_by = stopped_by or signals.agreed()  # a signal after the last step: save before the final eval
         if stopped_by:
@@ -239,7 +186,7 @@ def _train(
         batches.close()
         checkpoints.close()
         writer.close()
-    return TrainResult(session.step, losses, eval_metrics, workdir, stopped_by, session)
+    return TrainResult(session.step, reporter.losses, eval_metrics, workdir, stopped_by, session)
 
 
 def _check_eval_split(cfg: Config) -> None:

@@ -5,8 +5,8 @@ clipping (Optax).
     opt_state = tx.init(params)            # params: the nnx.State of the model's Params
 
 Gradient accumulation is not an Optax wrapper here: the train step scans over microbatches and
-averages their gradients before one `tx.update` (see `jaxlm.train.step`), so a step is always one
-optimizer update and one loader batch.
+adds up their gradients (each normalised by the whole batch's weights) before one `tx.update` (see
+`jaxlm.train.step`), so a step is always one optimizer update and one loader batch.
 """
 
 from __future__ import annotations

@@ -78,9 +78,18 @@ def _check_microbatches(cfg: Config, mesh: Mesh) -> None:
         )
 
 
+def _check_trainable_dtype(cfg: Config) -> None:
+    if cfg.model.dtype == "float16":
+        raise ConfigError(
+            "model.dtype=float16: training in float16 needs loss scaling, which jaxlm does not do; "
+            "use model.dtype=bfloat16"
+        )
+
+
 def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | None = None) -> Session:
     """Mesh from `cfg.parallel`, the model born sharded (then `load_params(model)` if given, e.g.
     a fine-tuning start), AdamW state with the parameters' shardings, and the jitted steps."""
+    _check_trainable_dtype(cfg)
     mesh = parallel.make_mesh(cfg.parallel)
     parallel.check_divisibility(cfg, mesh)
     _check_microbatches(cfg, mesh)
@@ -98,12 +107,12 @@ def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | No
     shardings = parallel.state_shardings(jax.eval_shape(init, params), mesh, rules)
     with parallel.use_mesh(mesh, rules):
         state = jax.jit(init, out_shardings=shardings)(params)
-    loss = get_objective(cfg.data.objective).loss
+    objective = get_objective(cfg.data.objective)
     batch_sharding = parallel.batch_sharding(mesh)
     train_step = jit_train_step(
-        make_train_step(graphdef, rngs, loss, tx, microbatches=cfg.train.microbatches,
+        make_train_step(graphdef, rngs, objective, tx, microbatches=cfg.train.microbatches,
                         skip_nonfinite=cfg.train.nan_policy == "skip"),
         shardings, batch_sharding,
     )
-    eval_step = jit_eval_step(make_eval_step(graphdef, rngs, loss), shardings["params"], batch_sharding)
+    eval_step = jit_eval_step(make_eval_step(graphdef, rngs, objective), shardings["params"], batch_sharding)
     return Session(cfg, mesh, rules, hooks, graphdef, rngs, tx, state, shardings, train_step, eval_step)

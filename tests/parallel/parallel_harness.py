@@ -8,12 +8,11 @@ import pathlib
 from collections.abc import Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxlm import parallel
 from jaxlm.config import CheckpointConfig, Config, load_config
+from jaxlm.objectives import Objective, Term
 from jaxlm.train.checkpoint import Checkpointer, abstract_state
 from jaxlm.train.optimizer import make_optimizer
 from jaxlm.train.step import init_train_state, jit_train_step, make_train_step, split_model
@@ -88,24 +87,23 @@ def process_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: np.split(v, n)[i] for k, v in batch.items()}
 
 
-def _cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels).mean()
-
-
-def loss_fn(model, batch, *, deterministic: bool):
-    """Mean token cross-entropy of the family's main head (plus NSP for the encoder)."""
+def _forward(model, batch, deterministic: bool) -> dict:
     family = model.config.family
     if family == "encoder":
-        out = model(batch["inputs"], token_types=batch["token_types"], mlm_positions=batch["mlm_positions"],
-                    deterministic=deterministic)
-        loss = _cross_entropy(out["mlm_logits"], batch["mlm_targets"]) + _cross_entropy(
-            out["nsp_logits"], batch["nsp_labels"])
-    elif family == "decoder":
-        loss = _cross_entropy(model(batch["inputs"], deterministic=deterministic)["logits"], batch["targets"])
-    else:
-        out = model(batch["inputs"], batch["decoder_inputs"], deterministic=deterministic)
-        loss = _cross_entropy(out["logits"], batch["targets"])
-    return loss, {"loss": loss}
+        return model(batch["inputs"], token_types=batch["token_types"], mlm_positions=batch["mlm_positions"],
+                     deterministic=deterministic)
+    if family == "decoder":
+        return model(batch["inputs"], deterministic=deterministic)
+    return model(batch["inputs"], batch["decoder_inputs"], deterministic=deterministic)
+
+
+# Mean token cross-entropy of the family's main head (plus NSP for the encoder): the terms whose
+# logits the model outputs.
+OBJECTIVE = Objective("harness", _forward, (
+    Term("mlm_loss", "mlm_accuracy", "mlm_logits", "mlm_targets"),
+    Term("nsp_loss", "nsp_accuracy", "nsp_logits", "nsp_labels"),
+    Term("token_loss", "token_accuracy", "logits", "targets"),
+))
 
 
 class ShardedRun:
@@ -124,7 +122,7 @@ class ShardedRun:
         self.shardings = parallel.state_shardings(shapes, self.mesh, self.rules)
         self.abstract = abstract_state(shapes, self.shardings)
         self.state = jax.jit(lambda p: init_train_state(p, tx), out_shardings=self.shardings)(params)
-        step = make_train_step(graphdef, rngs, loss_fn, tx)
+        step = make_train_step(graphdef, rngs, OBJECTIVE, tx)
         self.step_fn = jit_train_step(step, self.shardings, parallel.batch_sharding(self.mesh))
 
     def train(self, steps: Sequence[int]) -> list[float]:

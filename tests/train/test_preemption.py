@@ -14,7 +14,8 @@ from jaxlm.cli import main
 from jaxlm.objectives import get_objective
 from jaxlm.train import checkpoint as checkpoint_module
 from jaxlm.train.checkpoint import Checkpointer
-from jaxlm.train.loop import NonFiniteLossError, train
+from jaxlm.train.loop import train
+from jaxlm.train.reporter import NonFiniteLossError
 from tests.train.test_loop import SMALL, small_config
 
 

@@ -36,7 +36,7 @@ def test_reversal_reaches_95_percent_exact_match():
     )
     graphdef, params, rngs = split_model(build_model(cfg.model, seed=0))
     tx = make_optimizer(cfg.train)
-    step = jit_train_step(make_train_step(graphdef, rngs, get_objective("seq2seq").loss, tx))
+    step = jit_train_step(make_train_step(graphdef, rngs, get_objective("seq2seq"), tx))
     state = init_train_state(params, tx)
     rng = np.random.default_rng(0)
     for _ in range(cfg.train.steps):
