@@ -158,8 +158,10 @@ def _train(
                     if stopped_by:
                         break
                 checkpoints.check_for_errors()
-                batch = session.put_batch(next(batches))
-                session.state, metrics = session.train_step(session.state, batch)
+                rows = next(batches)
+                with parallel.waiting_for_peers("a train step"):  # dispatching can wait on a dead peer's collective
+                    batch = session.put_batch(rows)
+                    session.state, metrics = session.train_step(session.state, batch)
                 step += 1
                 reporter.push(step, metrics, batch)  # reports step - 1 while this step runs
                 evaluating = cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < total

@@ -64,8 +64,13 @@ class StepReporter:
             return
         step, metrics = self.pending
         self.pending = None
-        with parallel.waiting_for_peers("a train step"):  # a dead peer hangs its collectives
+        # Reading the step (and the learning rate, computed on the device) waits on the device,
+        # which a dead peer's collective can hang.
+        with parallel.waiting_for_peers("a train step"):
             values = {key: float(value) for key, value in jax.device_get(metrics).items()}
+            self._report(step, values)
+
+    def _report(self, step: int, values: dict[str, float]) -> None:
         self.losses[step] = values["loss"]
         self._check_finite(step, values)
         self.bar.update(1)

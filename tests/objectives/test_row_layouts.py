@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from jaxlm.config import load_config
-from jaxlm.data import make_loader
+from jaxlm.objectives import make_loader
 
 SMALL = ["data.seq_length=32", "data.batch_size=8", "data.target_length=12"]
 

@@ -121,5 +121,5 @@ def test_step_metrics_are_read_after_the_next_step_was_dispatched(tmp_path, monk
 
     cfg = small_config("gpt2_tiny", tmp_path, "train.steps=4", "train.log_every=1", "train.eval_batches=0")
     result = train(cfg, progress=False, console=console)
-    assert seen == {2: 3, 3: 4, 4: 4}  # step n is logged once step n + 1 is on the device (the last at the end)
+    assert seen == {1: 2, 2: 3, 3: 4, 4: 4}  # step n is logged once step n + 1 is on the device (the last at the end)
     assert sorted(result.losses) == [1, 2, 3, 4]

@@ -1,6 +1,7 @@
 """Stopping cleanly: signals held until the last checkpoint is committed, exit codes, a second
 signal, too many skipped updates, and one metrics row per logged step across resumes."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 import jaxlm.train.loop as loop_module
+import jaxlm.train.reporter as reporter_module
 import jaxlm.train.session as session_module
 from jaxlm.cli import main
 from jaxlm.objectives import get_objective
@@ -35,7 +37,7 @@ def test_sigterm_during_the_final_eval_still_saves_the_last_step(tmp_path, monke
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_exits_with_its_code_and_a_second_one_waits_for_the_save(signum, code, tmp_path, monkeypatch, capfd):
-    monkeypatch.setattr(loop_module.flops, "train_flops", lambda *args: os.kill(os.getpid(), signum) or 1.0)
+    monkeypatch.setattr(reporter_module.flops, "train_flops", lambda *args: os.kill(os.getpid(), signum) or 1.0)
     save = checkpoint_module.Checkpointer.save
 
     def impatient(self, *args, **kwargs):
@@ -55,13 +57,12 @@ def test_a_signal_exits_with_its_code_and_a_second_one_waits_for_the_save(signum
 def test_too_many_skipped_updates_stop_the_run(tmp_path, monkeypatch):
     objective = get_objective("causal_lm")
 
-    class Poisoned:
-        @staticmethod
-        def loss(model, batch, *, deterministic):
-            loss, metrics = objective.loss(model, batch, deterministic=deterministic)
-            return loss * np.nan, {**metrics, "loss": loss * np.nan}
+    def poisoned_forward(model, batch, deterministic):
+        outputs = objective.forward(model, batch, deterministic)
+        return {**outputs, "logits": outputs["logits"] * np.nan}
 
-    monkeypatch.setattr(session_module, "get_objective", lambda name: Poisoned)
+    poisoned = dataclasses.replace(objective, forward=poisoned_forward)
+    monkeypatch.setattr(session_module, "get_objective", lambda name: poisoned)
     cfg = small_config("gpt2_tiny", tmp_path, "train.steps=10", "train.eval_batches=0", "train.nan_policy=skip",
                        "train.max_skipped_updates=2")
     with pytest.raises(NonFiniteLossError, match=r"3 updates in a row skipped .* at step 3.*max_skipped_updates"):
