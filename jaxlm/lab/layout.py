@@ -7,7 +7,8 @@ else. The batch axes are those the 'batch' rule assigns to the rows of the batch
 
 Token counts are global per step: `source` = rows × seq_length (the encoder's, or the decoder's
 in a decoder-only model), `target` = rows × decoder length (encoder–decoder), `predicted` = rows
-× max_predictions (BERT's masked positions), `rows` (pooled heads).
+× max_predictions (BERT's masked positions), `rows` (pooled heads). A device holds its rows of
+the batch and, under context parallelism, 1/context of each sequence (`local_tokens`).
 """
 
 from __future__ import annotations
@@ -81,9 +82,25 @@ class Layout:
     def batch_shards(self) -> int:
         return math.prod(self.sizes[a] for a in self.batch_axes)
 
+    @property
+    def sequence_shards(self) -> int:
+        """Pieces each sequence is cut into along `length` (the context axis)."""
+        return self.sizes.get("context", 1)
+
+    @property
+    def stages(self) -> int:
+        return self.sizes.get("stage", 1)
+
+    @property
+    def ticks_per_microbatch(self) -> float:
+        """GPipe's clock ticks per microbatch of work, (m + p − 1)/m: 1 / (1 − bubble fraction)."""
+        m = self.cfg.parallel.pipeline_microbatches
+        return (m + self.stages - 1) / m if self.stages > 1 else 1.0
+
     def local_tokens(self, count: str) -> float:
-        """Tokens of kind `count` one device processes (its rows of the batch)."""
-        return self.tokens[count] / self.batch_shards
+        """Tokens of kind `count` one device processes (its rows of the batch, its piece of each sequence)."""
+        split = self.sequence_shards if count in ("source", "target") else 1
+        return self.tokens[count] / self.batch_shards / split
 
     def group(self, axes: frozenset[str] | MeshAxes) -> int:
         """Devices in a collective over mesh `axes`."""

@@ -30,11 +30,10 @@ from jaxlm.config import Config
 from jaxlm.lab.batch import abstract_batch, random_batch
 from jaxlm.lab.hlo import HloCollectives, read_collectives
 from jaxlm.models import build_model
-from jaxlm.objectives import get_objective
 from jaxlm.train.checkpoint import abstract_state
 from jaxlm.train.optimizer import make_optimizer
-from jaxlm.train.session import _check_microbatches, build_session
-from jaxlm.train.step import init_train_state, jit_train_step, make_train_step, split_model
+from jaxlm.train.session import build_session, parallel_layout, train_step_for
+from jaxlm.train.step import init_train_state, split_model
 
 
 @dataclasses.dataclass
@@ -87,10 +86,7 @@ def _cost(executable: Any) -> dict[str, float]:
 
 def compile_step(cfg: Config) -> CompiledStep:
     """Lower and compile `cfg`'s train step for `cfg.parallel`'s mesh; ConfigError for a bad layout."""
-    mesh = parallel.make_mesh(cfg.parallel)
-    parallel.check_divisibility(cfg, mesh)
-    _check_microbatches(cfg, mesh)
-    rules = parallel.rules_for(cfg.parallel.strategy)
+    mesh, rules, hooks = parallel_layout(cfg)
     graphdef, params, rngs = abstract_model(cfg)
     tx = make_optimizer(cfg.train)
 
@@ -99,15 +95,11 @@ def compile_step(cfg: Config) -> CompiledStep:
 
     shapes = jax.eval_shape(init, params)
     shardings = parallel.state_shardings(shapes, mesh, rules)
-    batch_sharding = parallel.batch_sharding(mesh)
-    step = jit_train_step(
-        make_train_step(graphdef, rngs, get_objective(cfg.data.objective), tx,
-                        microbatches=cfg.train.microbatches, skip_nonfinite=cfg.train.nan_policy == "skip"),
-        shardings, batch_sharding,
-    )
+    step = train_step_for(cfg, graphdef, rngs, tx, shardings, mesh)
     started = time.perf_counter()
-    with parallel.use_mesh(mesh, rules):
-        executable = step.lower(abstract_state(shapes, shardings), abstract_batch(cfg, batch_sharding)).compile()
+    with parallel.use_mesh(mesh, rules, hooks):
+        executable = step.lower(abstract_state(shapes, shardings),
+                                abstract_batch(cfg, parallel.batch_sharding(mesh))).compile()
     seconds = time.perf_counter() - started
     cost = _cost(executable)
     text = executable.as_text()

@@ -20,7 +20,11 @@ H heads per device, K the attended length; dropout keeps a 1-byte mask per D-wid
     remat full            the block input D, plus one block recomputed at a time
 
 A cross-attention sub-layer (encoder–decoder) adds 2D + 2I + H·K per target token and keeps K and
-V of the encoder output (2I per source token). Outside the stack: the logits in float32 (V split
+V of the encoder output (2I per source token). Under context parallelism a device keeps its piece
+of each sequence (t divided by context; K stays the whole length: the ring keeps every block's
+scores). Sequence parallelism (https://arxiv.org/abs/2205.05198 §4.2.2) splits the D-wide terms
+(norms, dropout, residual adds) over tensor too. With p pipeline stages a device holds L/p layers
+but keeps them for all m + p − 1 ticks of b/m rows: × (m + p − 1)/m. Outside the stack: the logits in float32 (V split
 by the tensor axes) and their gradient. These are estimates of what XLA keeps; the compiled
 temporaries also hold gathered weights and fusion scratch, so the comparison is flagged when off.
 """
@@ -62,7 +66,7 @@ class MemoryPrediction:
 def _block_words(layout: Layout, cross: bool, key_length: int) -> tuple[float, float]:
     """(activation words per token of one block, softmax words per token) before the itemsize."""
     cfg = layout.cfg.model
-    d = cfg.d_model
+    d = cfg.d_model / (layout.sizes.get("tensor", 1) if layout.cfg.parallel.sequence_parallel else 1)
     inner = layout.features("heads", cfg.num_heads * cfg.resolved_head_dim)
     heads = layout.features("heads", cfg.num_heads)
     ff = layout.features("mlp", cfg.d_ff) * (2 if cfg.gated else 1)
@@ -88,7 +92,8 @@ def activation_bytes(layout: Layout) -> float:
         stacks.append(("target", cfg.resolved_decoder_layers, True))
     total = 0.0
     for count, layers, cross in stacks:
-        tokens = layout.local_tokens(count)
+        layers //= layout.stages
+        tokens = layout.local_tokens(count) * layout.ticks_per_microbatch
         length = layout.tokens[count] / layout.tokens["rows"]
         words, weights = _block_words(layout, cross, int(length))
         block = tokens * ((words + weights) * compute + masks)

@@ -34,7 +34,7 @@ def _pyplot():
 
 def _label(result: Result) -> str:
     mesh = "×".join(f"{a[0]}{s}" for a, s in result.mesh.items() if s > 1)
-    return f"{result.strategy}\n{mesh}"
+    return f"{result.strategy}\n{mesh}{' +SP' if result.sequence_parallel else ''}"
 
 
 def write_plots(directory: pathlib.Path, results: Sequence[Result], hardware: Hardware) -> list[str]:

@@ -15,6 +15,7 @@ import flax
 import jax
 import numpy as np
 
+from jaxlm.config.parallel import MESH_AXES
 from jaxlm.lab.hardware import Hardware
 from jaxlm.lab.sweep import Comparison, Result, human_bytes
 from jaxlm.lab.traffic import by_kind
@@ -50,8 +51,15 @@ def _gap(comparison: Comparison) -> str:
     return f"**{text} ⚑**" if comparison.flagged else text
 
 
+def _name(result: Result) -> str:
+    """'fsdp_tp fsdp4×tensor2 +SP': the strategy and the axes it splits over."""
+    mesh = "×".join(f"{axis}{size}" for axis, size in result.mesh.items() if size > 1) or "1 device"
+    return f"{result.strategy} {mesh}{' +SP' if result.sequence_parallel else ''}"
+
+
 def _mesh(result: Result) -> str:
-    return "×".join(f"{axis}{size}" for axis, size in result.mesh.items() if size > 1) or "1 device"
+    """Every axis of the mesh in MESH_AXES order ('4×1×1×1×2'), '+SP' under sequence parallelism."""
+    return "×".join(str(size) for size in result.mesh.values()) + (" +SP" if result.sequence_parallel else "")
 
 
 def environment(hardware: Hardware) -> dict:
@@ -77,10 +85,11 @@ def markdown(config: str, results: Sequence[Result], hardware: Hardware) -> str:
         f"{jax.device_count()} {device.platform} devices ({device.device_kind}); predictions for **{hardware.name}** "
         f"({hardware.description}).",
         "",
-        f"Executed: {', '.join(f'{r.strategy} {_mesh(r)}' for r in ran) or 'nothing'}. "
-        f"Compiled only: {', '.join(f'{r.strategy} {_mesh(r)} ({r.not_executed})' for r in compiled if not r.executed) or 'nothing'}. "  # noqa: E501
+        f"Executed: {', '.join(_name(r) for r in ran) or 'nothing'}. "
+        f"Compiled only: {', '.join(f'{_name(r)} ({r.not_executed})' for r in compiled if not r.executed) or 'nothing'}. "  # noqa: E501
         "Memory, collectives and compiler FLOPs come from the compiled program of these devices; step time, "
-        "tokens/s and MFU only from executed rows, measured on these devices.",
+        "tokens/s and MFU only from executed rows, measured on these devices. Meshes are "
+        f"{'×'.join(MESH_AXES)}; +SP: sequence parallelism.",
         "",
         "| strategy | mesh | compile | memory/device (of capacity) | collectives/device/step (measured) "
         "| predicted step | regime | predicted MFU | measured step | tokens/s | MFU |",
@@ -117,7 +126,7 @@ def markdown(config: str, results: Sequence[Result], hardware: Hardware) -> str:
         lines += ["", "## Skipped", ""] + [f"- {r.strategy} ({r.mesh_spec}): {r.skipped}" for r in skipped]
     lines += ["", "## Where the bytes go (predicted, largest first)", ""]
     for r in compiled:
-        lines.append(f"**{r.strategy} {_mesh(r)}**: " + "; ".join(
+        lines.append(f"**{_name(r)}**: " + "; ".join(
             f"{t.why} — {t.kind} over {'×'.join(t.axes)} {human_bytes(t.bytes)}" for t in r.traffic[:5]))
         lines.append("")
     return "\n".join(lines)
@@ -129,7 +138,8 @@ def _finite(value: float | None) -> float | str | None:
 
 def result_json(result: Result, hardware: Hardware) -> dict:
     """Every figure of one row."""
-    row = {"strategy": result.strategy, "mesh_spec": result.mesh_spec, "skipped": result.skipped}
+    row = {"strategy": result.strategy, "mesh_spec": result.mesh_spec, "skipped": result.skipped,
+           "sequence_parallel": result.sequence_parallel}
     if result.compiled is None:
         return row
     compiled = result.compiled

@@ -1,7 +1,9 @@
 """A roofline step time for named hardware: compute, HBM and every link's traffic, the largest wins.
 
     compute   FLOPs per device / peak        (model FLOPs × 4/3 under full remat: the forward
-                                             pass of every block runs twice)
+                                             pass of every block runs twice; × (m + p − 1)/m
+                                             with p pipeline stages: GPipe's bubble, where a
+                                             stage computes on a microbatch it discards)
     hbm       bytes per device / HBM bandwidth, counting weights read twice in their gathered
               size (forward, input gradient), gradients written once, AdamW reading parameters,
               gradients and both moments and writing three of them (7 × parameters), activations
@@ -47,9 +49,10 @@ class Roofline:
 
 
 def executed_flops(layout: Layout, model_flops: float) -> float:
-    """FLOPs one device executes per step: its share of the model FLOPs, plus full remat's recompute."""
+    """FLOPs one device executes per step: its share of the model FLOPs, plus full remat's recompute
+    and the pipeline bubble's idle ticks."""
     recompute = 4 / 3 if layout.cfg.model.remat == "full" else 1.0
-    return model_flops / layout.devices * recompute
+    return model_flops / layout.devices * recompute * layout.ticks_per_microbatch
 
 
 def hbm_bytes(layout: Layout, memory: MemoryPrediction) -> float:

@@ -2,13 +2,15 @@
 
     results = sweep(config, overrides, strategies, meshes, steps, hardware)
 
-A mesh is `axis=size,...` over the config's mesh axes (`data=2,fsdp=2,tensor=2`), tried with
-every strategy, or `strategy:axis=size,...` (`fsdp_tp:fsdp=32,tensor=8`), tried with that one
-only; sizes that do not multiply to the device count fill through the config's own rules (-1
-takes the rest). A strategy no mesh applies to keeps the mesh of the config and its overrides
-when they size an axis (`parallel.tensor=4`), else gets its default: its own axis fills the devices, and the tensor
-strategies take tensor = the largest power of two up to 8 dividing the heads, d_ff and the
-devices (2 for dp_tp and fsdp_tp, whose other axis fills). A combination the config rejects
+A mesh is `axis=size,...` over the config's mesh axes (`data=2,fsdp=2,tensor=2`,
+`data=2,context=2,tensor=2`, `stage=2,data=4`), tried with every strategy, or
+`strategy:axis=size,...` (`fsdp_tp:fsdp=32,tensor=8`), tried with that one only; the word `sp`
+among the sizes (`tp:data=4,tensor=2,sp`) turns on sequence parallelism for that mesh; sizes
+that do not multiply to the device count fill through the config's own rules (-1 takes the
+rest). A strategy no mesh applies to keeps the mesh of the config and its overrides when they
+size an axis (`parallel.tensor=4`), else gets its default: its own axis fills the devices, and
+the tensor strategies take tensor = the largest power of two up to 8 dividing the heads, d_ff
+and the devices (2 for dp_tp and fsdp_tp, whose other axis fills). A combination the config rejects
 becomes a skipped row with the one-line reason.
 
 Rows run interleaved: after everything has compiled, each round runs one step of every row that
@@ -95,6 +97,10 @@ class Result:
     peak_flops: float | None = None
 
     @property
+    def sequence_parallel(self) -> bool:
+        return self.compiled is not None and self.compiled.cfg.parallel.sequence_parallel
+
+    @property
     def executed(self) -> bool:
         return bool(self.step_seconds)
 
@@ -164,12 +170,17 @@ def split_spec(spec: str) -> tuple[str | None, str]:
 
 
 def mesh_overrides(spec: str) -> list[str]:
-    """'data=2,tensor=4' → ['parallel.data=2', 'parallel.tensor=4']; JaxlmError naming a bad axis."""
+    """'data=2,tensor=4,sp' → ['parallel.data=2', 'parallel.tensor=4', 'parallel.sequence_parallel=true'];
+    JaxlmError naming a bad axis."""
     overrides = []
     for part in filter(None, (p.strip() for p in split_spec(spec)[1].split(","))):
+        if part == "sp":
+            overrides.append("parallel.sequence_parallel=true")
+            continue
         axis, sep, size = part.partition("=")
         if not sep or axis not in MESH_AXES:
-            raise JaxlmError(f"--meshes {spec!r}: '{part}' is not axis=size with axis one of {', '.join(MESH_AXES)}")
+            raise JaxlmError(f"--meshes {spec!r}: '{part}' is not axis=size with axis one of "
+                             f"{', '.join(MESH_AXES)}, nor sp (sequence parallelism)")
         overrides.append(f"parallel.{axis}={size}")
     return overrides
 

@@ -28,9 +28,33 @@ tensor axes = its other mesh axes, t the local tokens of its matmul, c the compu
    nor AllReduceReassociate: it all-reduces the full gradient over BA, once per use of the
    parameter (a tied embedding: once for the lookup, once for the output projection).
 
-Not predicted: scalar all-reduces (loss, gradient norm) and resharding copies XLA adds on its
-own (collective-permutes); together they are a few hundred bytes on the tiny test models. New
-parallel dimensions (context, pipeline stages) add one function to `MECHANISMS`.
+The dimensions that split sequences and the layer stack (t now the device's piece of its rows'
+sequences, D = d_model, K the key/value width per tensor shard, x the compute itemsize):
+
+6. Sequence parallelism (Megatron SP, https://arxiv.org/abs/2205.05198 §4.2.2): the residual
+   stream is split along the sequence over tensor, so each in-stack sum of mechanism 3 becomes a
+   reduce-scatter into the split stream and an all-gather out of it, the same bytes in total
+   (an all-reduce is a reduce-scatter then an all-gather). XLA:CPU has no reduce-scatter pass:
+   it keeps the all-reduce, slices, and adds the all-gather.
+7. Context parallelism c (ring attention, https://arxiv.org/abs/2310.01889): per layer K and V
+   travel c − 1 steps round the ring, 2·t·K·x per step forward and their gradients the same way
+   back; the all-gather variant gathers K and V (2·t·c·K·x, (c−1)/c of it moved) and
+   reduce-scatters their gradients. A causal stack reorders x into the load-balanced chunks and
+   back (`parallel.context`), t·D·x forward and backward each way. Position tables split over
+   context are gathered for their lookup; every gradient is summed over context as over a batch
+   axis (XLA:CPU: a separate all-reduce per axis). Segment ids travel beside K and V: int32, not
+   predicted.
+8. Pipeline stages p with m microbatches (GPipe, https://arxiv.org/abs/1811.06965): each of the
+   m + p − 1 ticks sends a microbatch's activations t/m·D·x to the next stage (collective-permute)
+   and back in the backward pass, where the stage-0 input's gradient is also summed over stage;
+   the last stage's outputs are broadcast to all stages (an all-reduce of m·t/m·D·x). XLA
+   reduces the stack's gradients over the batch axes inside the backward loop: once per tick.
+   The scaling book's pipelining chapter (https://jax-ml.github.io/scaling-book/training/)
+   derives the bubble (p − 1)/(m + p − 1) the roofline adds (`roofline.executed_flops`).
+
+Not predicted: scalar all-reduces (loss, gradient norm), resharding copies XLA adds on its own
+(collective-permutes), int32 segment ids passed with activations; together they are a few
+hundred bytes on the tiny test models.
 """
 
 from __future__ import annotations
@@ -109,8 +133,9 @@ def _tied_output(layout: Layout, tensor: Tensor) -> bool:
 
 
 def _layers(tensor: Tensor) -> int:
-    """Layers a tensor stands for: a scanned stack's leading 'layers' dimension, else 1."""
-    return tensor.shape[0] if tensor.names and tensor.names[0] == "layers" else 1
+    """Layers a tensor stands for on one device: a scanned stack's leading 'layers' dimension (its
+    stage's share of it), else 1."""
+    return tensor.shape[0] // tensor.shards(0) if tensor.names and tensor.names[0] == "layers" else 1
 
 
 def _matmul(layout: Layout, tensor: Tensor) -> tuple[int, int, str] | None:
@@ -145,7 +170,7 @@ def lookups_of_tables(layout: Layout) -> list[Traffic]:
     out = []
     for tensor in layout.tensors:
         embed = tensor.dim("embed")
-        split_rows = _axes(tensor, 0, layout.batch_axes)
+        split_rows = _axes(tensor, 0, (*layout.batch_axes, "context"))  # context: gathered (mechanism 7)
         for count in lookups(layout, tensor):
             looked_up = layout.local_tokens(count) * tensor.shape[embed] * tensor.itemsize
             name = ".".join(tensor.path)
@@ -184,6 +209,8 @@ def tensor_parallel(layout: Layout) -> list[Traffic]:
             continue
         contracting, output, count = matmul
         tokens, layers = layout.local_tokens(count), _layers(tensor)
+        if tensor.in_layer_stack:  # the stage's layers run on every tick, a microbatch each
+            tokens *= layout.ticks_per_microbatch
         split_in = _axes(tensor, contracting, layout.batch_axes)
         split_out = _axes(tensor, output, layout.batch_axes)
         name = ".".join(tensor.path)
@@ -191,19 +218,30 @@ def tensor_parallel(layout: Layout) -> list[Traffic]:
             width = _activation_width(layout, tensor, output)
             again = cfg.remat == "full" and tensor.in_layer_stack and "feed_forward" not in tensor.path
             times = layers * (2 if again else 1)
-            out.append(Traffic("all-reduce", split_in, times * all_reduce(tokens * width * compute,
-                                                                          layout.group(split_in)),
-                               times, f"{name}: row-parallel output summed"))
+            out += sequence_parallel(layout, tensor, Traffic(
+                "all-reduce", split_in, times * all_reduce(tokens * width * compute, layout.group(split_in)),
+                times, f"{name}: row-parallel output summed"))
         elif split_out:
             key = _input_key(tensor)
             if reassociate and key in seen_inputs:
                 continue
             seen_inputs.add(key)
             width = _activation_width(layout, tensor, contracting)
-            out.append(Traffic("all-reduce", split_out, layers * all_reduce(tokens * width * compute,
-                                                                            layout.group(split_out)),
-                               layers, f"{name}: column-parallel input gradient summed"))
+            out += sequence_parallel(layout, tensor, Traffic(
+                "all-reduce", split_out, layers * all_reduce(tokens * width * compute, layout.group(split_out)),
+                layers, f"{name}: column-parallel input gradient summed"))
     return out
+
+
+def sequence_parallel(layout: Layout, tensor: Tensor, summed: Traffic) -> list[Traffic]:
+    """Mechanism 6: an in-stack all-reduce of tensor parallelism under sequence parallelism."""
+    if not (layout.cfg.parallel.sequence_parallel and tensor.in_layer_stack):
+        return [summed]
+    gathered = Traffic("all-gather", summed.axes, summed.bytes / 2, summed.count,
+                       f"{summed.why.partition(':')[0]}: sequence-split stream gathered (SP)")
+    if COMPILERS[layout.platform].reduce_scatter:
+        return [dataclasses.replace(summed, kind="reduce-scatter", bytes=summed.bytes / 2), gathered]
+    return [summed, gathered]
 
 
 def vocab_parallel_loss(layout: Layout) -> list[Traffic]:
@@ -257,8 +295,91 @@ def gradient_reductions(layout: Layout) -> list[Traffic]:
     return out
 
 
+def _stacks(layout: Layout) -> list[tuple[str, int]]:
+    """(token count, layers) of each layer stack: the decoder's, or the encoder's and the decoder's."""
+    cfg = layout.cfg.model
+    stacks = [("source", cfg.num_layers)]
+    if cfg.family == "encoder_decoder":
+        stacks.append(("target", cfg.resolved_decoder_layers))
+    return stacks
+
+
+def _chunk_moves(c: int) -> int:
+    """Of the two half-block permutations that reorder a causal stream (`parallel.context`: device
+    i's chunks 2i, 2i+1 → i, 2c−1−i), those that move anything (c = 2 keeps the even chunks home)."""
+    def home(chunk: int) -> int:
+        return chunk if chunk < c else 2 * c - 1 - chunk
+    return sum(any(home(k) != k // 2 for k in range(parity, 2 * c, 2)) for parity in (0, 1))
+
+
+def context_parallel(layout: Layout) -> list[Traffic]:
+    """Mechanism 7: attention across a sequence split over context, and what the split costs elsewhere."""
+    c = layout.sequence_shards
+    if c == 1:
+        return []
+    cfg, compiler = layout.cfg.model, COMPILERS[layout.platform]
+    x = np.dtype(cfg.dtype).itemsize
+    width = layout.features("heads", cfg.num_heads * cfg.resolved_head_dim)
+    out = []
+    for count, layers in _stacks(layout):
+        block = layout.local_tokens(count) * width * x  # one device's K (or V)
+        if layout.cfg.parallel.context_attention == "ring":
+            steps = 2 * layers * (c - 1)
+            out.append(Traffic("collective-permute", ("context",), 2 * steps * block, 2 * steps,
+                               f"{count} K, V round the ring (fwd) and their gradients (bwd)"))
+        else:
+            out.append(Traffic("all-gather", ("context",), 2 * layers * all_gather(block * c, c), 2 * layers,
+                               f"{count} K, V gathered"))
+            out.append(Traffic("reduce-scatter", ("context",), 2 * layers * block * (c - 1), 2 * layers,
+                               f"{count} K, V gradients reduce-scattered"))
+        if cfg.family == "decoder":
+            half = layout.local_tokens(count) / 2 * cfg.d_model * x
+            moves = 4 * _chunk_moves(c)
+            out.append(Traffic("collective-permute", ("context",), moves * half, moves,
+                               f"{count} stream into load-balanced chunks and back (fwd+bwd)"))
+    for tensor in layout.tensors:
+        name, split = ".".join(tensor.path), "context" in tensor.mesh_axes
+        whole = tensor.local_bytes * (c if split else 1)
+        if split:
+            out.append(Traffic("all-gather", ("context",), all_gather(whole, c), 1, f"{name} gathered for lookup"))
+        if compiler.reduce_scatter and split:
+            out.append(Traffic("reduce-scatter", ("context",), tensor.local_bytes * (c - 1), 1,
+                               f"{name} gradient over context"))
+        else:
+            uses = 1 if compiler.reassociate else _uses(layout, tensor)
+            out.append(Traffic("all-reduce", ("context",), uses * all_reduce(whole, c), uses,
+                               f"{name} gradient over context"))
+    return out
+
+
+def pipeline_stages(layout: Layout) -> list[Traffic]:
+    """Mechanism 8: activations handed stage to stage in GPipe's m + p − 1 ticks."""
+    p = layout.stages
+    if p == 1:
+        return []
+    m, x = layout.cfg.parallel.pipeline_microbatches, np.dtype(layout.cfg.model.dtype).itemsize
+    ticks = m + p - 1
+    out = []
+    for count, _ in _stacks(layout):
+        microbatch = layout.local_tokens(count) / m * layout.cfg.model.d_model * x
+        out += [
+            Traffic("collective-permute", ("stage",), 2 * ticks * microbatch, 2 * ticks,
+                    f"{count} activations to the next stage (fwd) and gradients back (bwd), per tick"),
+            Traffic("all-reduce", ("stage",), ticks * all_reduce(microbatch, p), ticks,
+                    f"{count} stage-0 input gradient summed over stage, per tick"),
+            Traffic("all-reduce", ("stage",), all_reduce(m * microbatch, p), 1,
+                    f"{count} last stage's outputs broadcast"),
+        ]
+    stack = dataclasses.replace(layout, tensors=tuple(t for t in layout.tensors if t.in_layer_stack))
+    for item in gradient_reductions(stack):
+        out.append(dataclasses.replace(item, bytes=item.bytes * (ticks - 1), count=item.count * (ticks - 1),
+                                       why=f"{item.why}, again in each of {ticks - 1} further ticks"))
+    return out
+
+
 MECHANISMS: tuple[Callable[[Layout], list[Traffic]], ...] = (
     weight_gathers, lookups_of_tables, tensor_parallel, vocab_parallel_loss, gradient_reductions,
+    context_parallel, pipeline_stages,
 )
 
 

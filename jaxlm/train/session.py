@@ -86,15 +86,30 @@ def _check_trainable_dtype(cfg: Config) -> None:
         )
 
 
-def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | None = None) -> Session:
-    """Mesh from `cfg.parallel`, the model born sharded (then `load_params(model)` if given, e.g.
-    a fine-tuning start), AdamW state with the parameters' shardings, and the jitted steps."""
-    _check_trainable_dtype(cfg)
+def parallel_layout(cfg: Config) -> tuple[Mesh, parallel.Rules, ExecutionHooks]:
+    """(mesh, rule table, execution hooks) of `cfg.parallel`, after every layout check (ConfigError)."""
     mesh = parallel.make_mesh(cfg.parallel)
     parallel.check_divisibility(cfg, mesh)
     _check_microbatches(cfg, mesh)
     rules = parallel.rules_for(cfg.parallel.strategy, sequence_parallel=cfg.parallel.sequence_parallel)
-    hooks = parallel.execution_hooks(cfg.parallel, mesh)
+    return mesh, rules, parallel.execution_hooks(cfg.parallel, mesh)
+
+
+def train_step_for(
+    cfg: Config, graphdef: nnx.GraphDef, rngs: nnx.State, tx: optax.GradientTransformation, shardings: Any, mesh: Mesh
+) -> Callable:
+    """The jitted train step of `cfg` (objective, microbatches, NaN policy) with the state's shardings;
+    trace it inside `parallel.use_mesh(mesh, rules, hooks)`."""
+    step = make_train_step(graphdef, rngs, get_objective(cfg.data.objective), tx,
+                           microbatches=cfg.train.microbatches, skip_nonfinite=cfg.train.nan_policy == "skip")
+    return jit_train_step(step, shardings, parallel.batch_sharding(mesh))
+
+
+def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | None = None) -> Session:
+    """Mesh from `cfg.parallel`, the model born sharded (then `load_params(model)` if given, e.g.
+    a fine-tuning start), AdamW state with the parameters' shardings, and the jitted steps."""
+    _check_trainable_dtype(cfg)
+    mesh, rules, hooks = parallel_layout(cfg)
     model = parallel.create_sharded_model(cfg.model, mesh, rules, seed=cfg.train.seed)
     if load_params is not None:
         load_params(model)
@@ -109,10 +124,6 @@ def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | No
         state = jax.jit(init, out_shardings=shardings)(params)
     objective = get_objective(cfg.data.objective)
     batch_sharding = parallel.batch_sharding(mesh)
-    train_step = jit_train_step(
-        make_train_step(graphdef, rngs, objective, tx, microbatches=cfg.train.microbatches,
-                        skip_nonfinite=cfg.train.nan_policy == "skip"),
-        shardings, batch_sharding,
-    )
+    train_step = train_step_for(cfg, graphdef, rngs, tx, shardings, mesh)
     eval_step = jit_eval_step(make_eval_step(graphdef, rngs, objective), shardings["params"], batch_sharding)
     return Session(cfg, mesh, rules, hooks, graphdef, rngs, tx, state, shardings, train_step, eval_step)

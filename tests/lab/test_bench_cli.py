@@ -32,7 +32,7 @@ def test_bench_writes_report_json_and_plots_for_executed_rows(tmp_path, capsys):
         assert {c["name"] for c in row["comparisons"]} >= {"state bytes/device", "all-reduce bytes/device", "MFU"}
     assert rows["fsdp"]["measured"]["collectives_by_kind"]["all-gather"]["count"] > 0
     out = capsys.readouterr().out
-    assert "Executed: dp data8, fsdp fsdp8" in out and "| dp | data8 |" in out
+    assert "Executed: dp data8, fsdp fsdp8" in out and "| dp | 8×1×1×1×1 |" in out
 
 
 def test_a_layout_the_config_rejects_is_a_skipped_row_naming_the_fix(tmp_path, capsys, monkeypatch):
