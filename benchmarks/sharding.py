@@ -4,8 +4,9 @@
 
 For each strategy prints: the compiled per-device bytes of parameters + AdamW state (from
 `memory_analysis()` of the sharded initialiser), the train-step time relative to dp measured
-in the same run, and the analytic communication bytes per layer (fwd+bwd) from DESIGN.md's
-formulas (B tokens per step, D d_model, F d_ff, X the data/fsdp degree, Y the tensor degree):
+in the same run, and the analytic communication bytes per layer (fwd+bwd) from these formulas,
+after the scaling book (https://jax-ml.github.io/scaling-book/; B tokens per step, D d_model,
+F d_ff, X the data/fsdp degree, Y the tensor degree):
 
     dp      8DF                        gradient all-reduce
     fsdp    4DF + 8DF                  weight all-gather fwd+bwd, gradient reduce-scatter
@@ -101,7 +102,7 @@ def main() -> None:
 
 
 def comm_bytes(strategy: str, tokens: int, d: int, f: int, sizes: dict[str, int]) -> float:
-    """DESIGN.md's per-layer fwd+bwd communication bytes for one strategy on this mesh."""
+    """The module docstring's per-layer fwd+bwd communication bytes for one strategy on this mesh."""
     b, x, y = tokens, sizes["data"] * sizes["fsdp"], sizes["tensor"]
     return {
         "dp": 8 * d * f,
