@@ -201,10 +201,11 @@ WHAT = {"mlm_nsp": "masked tokens", "causal_lm": "next tokens", "span_corruption
 
 def print_held_out_report(
     cfg: Config, model: nnx.Module, tokenizer: Tokenizer | None = None, console: Callable[[str], None] = print
-) -> None:
-    """Model vs unigram baseline on the validation split, then `cfg.train.examples` held-out examples."""
+) -> tuple[Score, Score] | None:
+    """Model vs unigram baseline on the validation split, then `cfg.train.examples` held-out
+    examples. Returns the (model, baseline) scores; None for an objective without token targets."""
     if cfg.data.objective not in SCORED:
-        return
+        return None
     tokenizer = tokenizer or load_tokenizer(cfg)
     trained, baseline = score_held_out(cfg, model, tokenizer, unigram_counts(cfg, tokenizer))
     console(f"held-out {WHAT[cfg.data.objective]} (validation text, never trained on):")
@@ -214,3 +215,4 @@ def print_held_out_report(
         console("held-out examples:")
         for line in EXAMPLES[cfg.data.objective](cfg, model, tokenizer, cfg.train.examples):
             console(line)
+    return trained, baseline
