@@ -18,6 +18,7 @@ fill of one dropped span beside the real span. Tokens are shown decoded, never a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 
@@ -125,7 +126,16 @@ def _whole_words(ids: np.ndarray, tokenizer: Tokenizer) -> list[int]:
     ]
 
 
-def _masked_word_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: int) -> Iterator[str]:
+def _ordinal(rank: int) -> str:
+    suffix = "th" if 10 <= rank % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(rank % 10, "th")
+    return f"{rank}{suffix}"
+
+
+def _masked_word_examples(
+    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: int, *, counts: np.ndarray
+) -> Iterator[str]:
+    """A whole word masked in held-out sentences: the model's top-5, and where the model and the
+    unigram baseline (`counts`) rank the answer among all V tokens."""
     rng = np.random.default_rng(cfg.data.seed)
     chosen = ((ids, slots) for ids in _held_out_sentences(cfg, tokenizer, 8) if (slots := _whole_words(ids, tokenizer)))
     for ids, slots in itertools.islice(chosen, count):
@@ -134,11 +144,16 @@ def _masked_word_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, 
         tokens[slot + 1] = tokenizer.mask_id
         logits = model(jnp.asarray(tokens)[None], token_types=jnp.zeros((1, len(tokens)), jnp.int32),
                        mlm_positions=jnp.asarray([[slot + 1]], jnp.int32))["mlm_logits"][0, 0]
-        probabilities, best = jax.device_get(jax.lax.top_k(jax.nn.softmax(logits), TOP_K))
+        probabilities = np.asarray(jax.nn.softmax(logits))
+        best = np.argsort(-probabilities, kind="stable")[:TOP_K]
         answer = int(ids[slot])
-        guesses = " · ".join(f"{readable(tokenizer, int(t))} {p:.0%}" for t, p in zip(best, probabilities, strict=True))
+        rank = 1 + int(np.sum(probabilities > probabilities[answer]))
+        baseline_rank = 1 + int(np.sum(counts > counts[answer]))
+        guesses = " · ".join(f"{readable(tokenizer, int(t))} {probabilities[t]:.0%}" for t in best)
         yield (f"  {tokenizer.decode(ids[:slot])} [MASK] {tokenizer.decode(ids[slot + 1:])}\n"
-               f"      answer: {readable(tokenizer, answer)}   model: {guesses}   {'✓' if answer in best else '✗'}")
+               f"      model: {guesses}\n"
+               f"      answer: {readable(tokenizer, answer)}, the model's {_ordinal(rank)} guess "
+               f"(unigram baseline: {_ordinal(baseline_rank)}) {'✓' if rank <= TOP_K else '✗'}")
 
 
 def _word_starts(ids: np.ndarray, tokenizer: Tokenizer) -> list[int]:
@@ -193,8 +208,6 @@ def _span_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: 
                f"      model: {tokenizer.decode(fill)}   real: {tokenizer.decode(ids[start:end])}")
 
 
-EXAMPLES = {"mlm_nsp": _masked_word_examples, "causal_lm": _continuation_examples,
-            "span_corruption": _span_examples}
 WHAT = {"mlm_nsp": "masked tokens", "causal_lm": "next tokens", "span_corruption": "tokens of dropped spans",
         "seq2seq": "target tokens"}
 
@@ -207,12 +220,15 @@ def print_held_out_report(
     if cfg.data.objective not in SCORED:
         return None
     tokenizer = tokenizer or load_tokenizer(cfg)
-    trained, baseline = score_held_out(cfg, model, tokenizer, unigram_counts(cfg, tokenizer))
+    counts = unigram_counts(cfg, tokenizer)
+    trained, baseline = score_held_out(cfg, model, tokenizer, counts)
     console(f"held-out {WHAT[cfg.data.objective]} (validation text, never trained on):")
     for name, score in (("model", trained), ("unigram baseline", baseline)):
         console(f"  {name:<17} loss {score.loss:.2f}   top-1 {score.top1:6.1%}   top-5 {score.top5:6.1%}")
-    if cfg.train.examples and cfg.data.objective in EXAMPLES:
+    if cfg.train.examples and cfg.data.objective != "seq2seq":
         console("held-out examples:")
-        for line in EXAMPLES[cfg.data.objective](cfg, model, tokenizer, cfg.train.examples):
+        examples = {"mlm_nsp": functools.partial(_masked_word_examples, counts=counts),
+                    "causal_lm": _continuation_examples, "span_corruption": _span_examples}[cfg.data.objective]
+        for line in examples(cfg, model, tokenizer, cfg.train.examples):
             console(line)
     return trained, baseline
