@@ -162,11 +162,16 @@ def _word_starts(ids: np.ndarray, tokenizer: Tokenizer) -> list[int]:
     return [i for i in range(len(ids)) if starts[ids[i]]] + [len(ids)]
 
 
-def _continuation_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: int) -> Iterator[str]:
+def _continuation_examples(
+    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: int, *, counts: np.ndarray
+) -> Iterator[str]:
+    """Held-out sentences cut after 8+ tokens: the model's greedy continuation beside the real
+    one, and how many real tokens the model (reading the real text so far) and the unigram
+    baseline (`counts`) guess first."""
     new_tokens = 12
     rows = []
     for ids in _held_out_sentences(cfg, tokenizer, 16):
-        cut = next(i for i in _word_starts(ids, tokenizer) if i >= 4)  # the prompt ends between words
+        cut = next(i for i in _word_starts(ids, tokenizer) if i >= 8)  # the prompt ends between words
         if len(ids) - cut >= 4:
             rows.append((ids[:cut], ids[cut:cut + new_tokens]))
         if len(rows) == count:
@@ -177,9 +182,15 @@ def _continuation_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer,
         prompts[row, : len(prompt) + 1] = [tokenizer.bos_id, *prompt]
     lengths = np.asarray([len(prompt) + 1 for prompt, _ in rows], np.int32)
     generated = jax.device_get(generate(model, prompts, lengths, max_new_tokens=new_tokens, eos_id=tokenizer.eos_id))
+    most_frequent = int(np.argmax(counts))
     for (prompt, real), new in zip(rows, generated, strict=True):
         model_text = tokenizer.decode([int(t) for t in new if t not in (tokenizer.pad_id, tokenizer.eos_id)])
-        yield f"  {tokenizer.decode(prompt)} …\n      model: {model_text}\n      real:  {tokenizer.decode(real)}"
+        text = jnp.asarray([[tokenizer.bos_id, *prompt, *real]], jnp.int32)
+        guesses = np.argmax(model(text)["logits"][0, len(prompt) : len(prompt) + len(real)], axis=-1)
+        hits, baseline_hits = int(np.sum(guesses == real)), int(np.sum(real == most_frequent))
+        yield (f"  {tokenizer.decode(prompt)} …\n      model: {model_text}\n      real:  {tokenizer.decode(real)}\n"
+               f"      next tokens of the real text guessed first: model {hits} of {len(real)}, "
+               f"unigram baseline {baseline_hits}")
 
 
 def _span_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: int) -> Iterator[str]:
@@ -228,7 +239,8 @@ def print_held_out_report(
     if cfg.train.examples and cfg.data.objective != "seq2seq":
         console("held-out examples:")
         examples = {"mlm_nsp": functools.partial(_masked_word_examples, counts=counts),
-                    "causal_lm": _continuation_examples, "span_corruption": _span_examples}[cfg.data.objective]
+                    "causal_lm": functools.partial(_continuation_examples, counts=counts),
+                    "span_corruption": _span_examples}[cfg.data.objective]
         for line in examples(cfg, model, tokenizer, cfg.train.examples):
             console(line)
     return trained, baseline
