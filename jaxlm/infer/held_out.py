@@ -18,7 +18,6 @@ fill of one dropped span beside the real span. Tokens are shown decoded, never a
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 from collections.abc import Callable, Iterator
 
@@ -132,7 +131,7 @@ def _ordinal(rank: int) -> str:
 
 
 def _masked_word_examples(
-    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: int, *, counts: np.ndarray
+    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, counts: np.ndarray, count: int
 ) -> Iterator[str]:
     """A whole word masked in held-out sentences: the model's top-5, and where the model and the
     unigram baseline (`counts`) rank the answer among all V tokens."""
@@ -162,8 +161,12 @@ def _word_starts(ids: np.ndarray, tokenizer: Tokenizer) -> list[int]:
     return [i for i in range(len(ids)) if starts[ids[i]]] + [len(ids)]
 
 
+def _guessed(what: str, hits: int, total: int, baseline_hits: int) -> str:
+    return f"{what} guessed first: model {hits} of {total}, unigram baseline {baseline_hits}"
+
+
 def _continuation_examples(
-    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: int, *, counts: np.ndarray
+    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, counts: np.ndarray, count: int
 ) -> Iterator[str]:
     """Held-out sentences cut after 8+ tokens: the model's greedy continuation beside the real
     one, and how many real tokens the model (reading the real text so far) and the unigram
@@ -189,11 +192,15 @@ def _continuation_examples(
         guesses = np.argmax(model(text)["logits"][0, len(prompt) : len(prompt) + len(real)], axis=-1)
         hits, baseline_hits = int(np.sum(guesses == real)), int(np.sum(real == most_frequent))
         yield (f"  {tokenizer.decode(prompt)} …\n      model: {model_text}\n      real:  {tokenizer.decode(real)}\n"
-               f"      next tokens of the real text guessed first: model {hits} of {len(real)}, "
-               f"unigram baseline {baseline_hits}")
+               f"      {_guessed('next tokens of the real text', hits, len(real), baseline_hits)}")
 
 
-def _span_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: int) -> Iterator[str]:
+def _span_examples(
+    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, counts: np.ndarray, count: int
+) -> Iterator[str]:
+    """Held-out sentences with one or two words dropped for <extra_id_0>: the model's greedy fill
+    beside the real words, and how many of the real span's tokens the model (reading the real
+    span so far) and the unigram baseline (`counts`) guess first."""
     rng = np.random.default_rng(cfg.data.seed)
     rows, spans = [], []
     for ids in _held_out_sentences(cfg, tokenizer, 10):
@@ -211,14 +218,22 @@ def _span_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: 
     lengths = np.asarray([len(row) for row in rows], np.int32)
     generated = jax.device_get(generate(model, inputs, lengths, max_new_tokens=8, eos_id=tokenizer.eos_id))
     lowest_sentinel = tokenizer.sentinel(NUM_SENTINELS - 1)
-    for (ids, start, end), new in zip(spans, generated, strict=True):
+    most_frequent = int(np.argmax(counts))
+    for row, (ids, start, end), new in zip(rows, spans, generated, strict=True):
         new = [int(t) for t in new]
         new = new[1:] if new[:1] == [tokenizer.sentinel(0)] else new  # T5 answers '<extra_id_0> span <extra_id_1>'
         fill = itertools.takewhile(lambda t: t < lowest_sentinel and t != tokenizer.eos_id, new)
+        span = ids[start:end]
+        decoder_inputs = jnp.asarray([[model.config.pad_id, tokenizer.sentinel(0), *span[:-1]]], jnp.int32)
+        guesses = np.argmax(model(jnp.asarray(row)[None], decoder_inputs)["logits"][0, 1:], axis=-1)
+        hits, baseline_hits = int(np.sum(guesses == span)), int(np.sum(span == most_frequent))
         yield (f"  {tokenizer.decode(ids[:start])} ___ {tokenizer.decode(ids[end:])}\n"
-               f"      model: {tokenizer.decode(fill)}   real: {tokenizer.decode(ids[start:end])}")
+               f"      model: {tokenizer.decode(fill)}   real: {tokenizer.decode(span)}\n"
+               f"      {_guessed('tokens of the real span', hits, len(span), baseline_hits)}")
 
 
+# (cfg, model, tokenizer, unigram counts, how many) -> the lines of that many held-out examples.
+EXAMPLES = {"mlm_nsp": _masked_word_examples, "causal_lm": _continuation_examples, "span_corruption": _span_examples}
 WHAT = {"mlm_nsp": "masked tokens", "causal_lm": "next tokens", "span_corruption": "tokens of dropped spans",
         "seq2seq": "target tokens"}
 
@@ -236,11 +251,8 @@ def print_held_out_report(
     console(f"held-out {WHAT[cfg.data.objective]} (validation text, never trained on):")
     for name, score in (("model", trained), ("unigram baseline", baseline)):
         console(f"  {name:<17} loss {score.loss:.2f}   top-1 {score.top1:6.1%}   top-5 {score.top5:6.1%}")
-    if cfg.train.examples and cfg.data.objective != "seq2seq":
+    if cfg.train.examples and cfg.data.objective in EXAMPLES:
         console("held-out examples:")
-        examples = {"mlm_nsp": functools.partial(_masked_word_examples, counts=counts),
-                    "causal_lm": functools.partial(_continuation_examples, counts=counts),
-                    "span_corruption": _span_examples}[cfg.data.objective]
-        for line in examples(cfg, model, tokenizer, cfg.train.examples):
+        for line in EXAMPLES[cfg.data.objective](cfg, model, tokenizer, counts, cfg.train.examples):
             console(line)
     return trained, baseline
