@@ -1,11 +1,17 @@
-"""Attention cores side by side: reference (einsum + softmax), XLA, and cuDNN's fused kernel.
+"""Attention cores side by side, called exactly as the model calls them.
 
     python benchmarks/attention.py [--batch 8 --length 1024 --heads 12 --head-dim 64 --dtype bfloat16]
 
-Prints one table: forward+backward time per call, the ratio to the reference core measured in
-the same run, achieved TFLOP/s, and the max abs difference of the output from the reference core
-(float32 reference on the same inputs). cuDNN rows appear only on a GPU. Ratios are meaningful
-anywhere; absolute times only on an accelerator.
+Causal self-attention, forward + backward, in the two row layouts the model sees:
+- 'one doc/row': each row one document (+ padding), what encoders, T5 and unpacked decoders pass
+  (`packed=False`): the fused cores get `is_causal` and sequence lengths, no dense mask;
+- 'packed': several documents per row (causal LM batches): a dense mask keeps them apart, and
+  `is_causal` still lets a causal kernel skip blocks.
+The reference core (einsum + softmax) always applies the dense mask. Prints time per call, the
+ratio to the reference core in the same run, TFLOP/s counted as the model counts them
+(`jaxlm.train.flops.attention_flops`: causal attention at half the square) and the max abs
+difference from a float32 reference on the real query rows. cuDNN rows appear only on a GPU.
+Ratios are meaningful anywhere; absolute times only on an accelerator.
 """
 
 from __future__ import annotations
@@ -17,12 +23,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlm.nn.attention_core import attention_weights, combine_values, fused_attention
+from jaxlm.nn.attention_core import attention_weights, combine_values, fused_segment_attention
 from jaxlm.nn.masks import attention_mask
+from jaxlm.train.flops import attention_flops
+
+DOCUMENTS_PER_PACKED_ROW = 4
 
 
-def reference(q, k, v, mask, scale):
+def reference_core(q, k, v, segments, scale):
+    """The model's reference core: the dense segment mask, softmax, weighted values."""
+    mask = attention_mask(segments, segments, causal=True)
     return combine_values(attention_weights(q, k, mask, None, scale), v)
+
+
+def fused_core(impl: str, packed: bool):
+    def core(q, k, v, segments, scale):
+        return fused_segment_attention(q, k, v, segments, segments, None, scale, impl, causal=True, packed=packed)
+    return core
 
 
 def timed(fn, *args, repeats: int) -> float:
@@ -32,6 +49,13 @@ def timed(fn, *args, repeats: int) -> float:
         out = fn(*args)
     jax.block_until_ready(out)
     return (time.perf_counter() - start) / repeats
+
+
+def layouts(batch: int, length: int) -> dict[str, np.ndarray]:
+    """Segment ids per layout: full rows of one document, and rows of equal packed documents."""
+    packed = 1 + np.arange(length) * DOCUMENTS_PER_PACKED_ROW // length
+    return {"one doc/row": np.ones((batch, length), np.int32),
+            "packed": np.broadcast_to(packed, (batch, length)).astype(np.int32)}
 
 
 def main() -> None:
@@ -48,34 +72,25 @@ def main() -> None:
     shape = (args.batch, args.length, args.heads, args.head_dim)
     keys = jax.random.split(jax.random.key(0), 3)
     q, k, v = (jax.random.normal(key, shape, dtype) for key in keys)
-    segments = jnp.ones((args.batch, args.length), jnp.int32)
-    mask = attention_mask(segments, segments, causal=True)
     scale = args.head_dim ** -0.5
-
-    cores = {"reference": reference, "xla": lambda q, k, v, m, s: fused_attention(q, k, v, m, None, s, "xla")}
-    if jax.default_backend() == "gpu":
-        # cuDNN's kernel takes causality as a flag rather than a dense mask.
-        cores["cudnn"] = lambda q, k, v, m, s: jax.nn.dot_product_attention(
-            q, k, v, scale=s, is_causal=True, implementation="cudnn"
-        )
-
-    expected = np.asarray(reference(*(x.astype(jnp.float32) for x in (q, k, v)), mask, scale))
-    # fwd 4·b·h·l²·d (two matmuls, causal half counted in full as the kernels do not skip it), bwd 2× fwd.
-    flops = 3 * 4 * args.batch * args.heads * args.length**2 * args.head_dim
-    rows, base = [], None
-    for name, core in cores.items():
-        out = jax.jit(core, static_argnums=4)(q, k, v, mask, scale)
-        error = float(np.max(np.abs(np.asarray(out, np.float32) - expected)))
-        loss = lambda q, k, v, core=core: jnp.sum(core(q, k, v, mask, scale).astype(jnp.float32))  # noqa: E731
-        step = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))
-        seconds = timed(step, q, k, v, repeats=args.repeats)
-        base = base or seconds
-        rows.append((name, seconds * 1e3, base / seconds, flops / seconds / 1e12, error))
+    impls = ["xla"] + (["cudnn"] if jax.default_backend() == "gpu" else [])
+    flops = attention_flops(args.batch, args.length, args.length, args.heads * args.head_dim, causal=True)
 
     print(f"device: {jax.devices()[0].device_kind}  shape [b, l, h, d] = {list(shape)}  dtype {args.dtype}  causal")
-    print(f"{'core':<10} {'fwd+bwd ms':>11} {'speed-up':>9} {'TFLOP/s':>9} {'max |Δ| vs fp32 ref':>20}")
-    for name, ms, speedup, tflops, error in rows:
-        print(f"{name:<10} {ms:>11.3f} {speedup:>8.2f}x {tflops:>9.2f} {error:>20.2e}")
+    print(f"{'layout':<12} {'core':<10} {'fwd+bwd ms':>11} {'vs ref':>7} {'TFLOP/s':>9} {'max |Δ| vs fp32 ref':>20}")
+    for layout, segments in layouts(args.batch, args.length).items():
+        segments = jnp.asarray(segments)
+        expected = np.asarray(reference_core(*(x.astype(jnp.float32) for x in (q, k, v)), segments, scale))
+        cores = {"reference": reference_core, **{impl: fused_core(impl, layout == "packed") for impl in impls}}
+        base = None
+        for name, core in cores.items():
+            out = jax.jit(core, static_argnums=4)(q, k, v, segments, scale)
+            error = float(np.max(np.abs(np.asarray(out, np.float32) - expected)))
+            loss = lambda q, k, v, s, core=core: jnp.sum(core(q, k, v, s, scale).astype(jnp.float32))  # noqa: E731
+            seconds = timed(jax.jit(jax.grad(loss, argnums=(0, 1, 2))), q, k, v, segments, repeats=args.repeats)
+            base = base or seconds
+            print(f"{layout:<12} {name:<10} {seconds * 1e3:>11.3f} {base / seconds:>6.2f}x "
+                  f"{flops / seconds / 1e12:>9.2f} {error:>20.2e}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ def main() -> None:
     from jaxlm.config import load_config
     from jaxlm.infer.held_out import print_held_out_report
     from jaxlm.train.loop import train
+    from jaxlm.train.run_folder import run_tokenizer
 
     load_before = os.getloadavg()[0]
     rows = []
@@ -49,7 +50,7 @@ def main() -> None:
             first_loss, last_loss = result.losses[min(result.losses)], result.losses[max(result.losses)]
             print(f"--- {preset}: train loss {first_loss:.2f} → {last_loss:.2f}, {seconds:.0f} s "
                   f"({cpu_seconds:.0f} s of CPU time)", flush=True)
-            model, baseline = print_held_out_report(cfg, result.session.model())
+            model, baseline = print_held_out_report(cfg, result.session.model(), run_tokenizer(cfg, result.workdir))
         rows.append((preset, cfg.train.steps, seconds, cpu_seconds, first_loss, last_loss,
                      result.eval_metrics.get("loss", float("nan")), model, baseline))
     print(f"machine: {machine()}, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; "

@@ -1,7 +1,11 @@
 """`jaxlm <command> ...`: one module per command under `jaxlm/cli/`, imported only when used.
 
 Each command module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
-Errors a user can fix (`JaxlmError`, including `ConfigError`) print as one line and exit 2.
+
+Exit codes: 0 done; 2 an error a user can fix (`JaxlmError`, including `ConfigError`), printed as
+one line; 130 / 143 `jaxlm train` stopped by SIGINT / SIGTERM after saving a checkpoint (run it
+again to resume); 75 (EX_TEMPFAIL) another process of a multi-process run died: restart them all.
+Warnings print as one `warning: ...` line.
 """
 
 from __future__ import annotations
@@ -10,9 +14,13 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
-from jaxlm.errors import JaxlmError
+from jaxlm.errors import PEER_LOST_EXIT_CODE, JaxlmError, PeerLostError
+
+EXIT_USER_ERROR = 2
 
 COMMANDS = {
     "presets": "jaxlm.cli.presets",
@@ -24,6 +32,7 @@ COMMANDS = {
     "generate": "jaxlm.cli.generate",
     "fill-mask": "jaxlm.cli.fill_mask",
     "convert": "jaxlm.cli.convert",
+    "bench": "jaxlm.cli.bench",
 }
 
 
@@ -57,17 +66,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
     args = parser.parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         return int(modules[args.command].run(args) or 0)
+    except PeerLostError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(PEER_LOST_EXIT_CODE)  # a normal exit would wait for the dead peer at the runtime's shutdown barrier
     except JaxlmError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader left (e.g. `jaxlm presets | head`): stop without a traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit-time flush goes nowhere
         return 1
+
+
+def _show_warning(message: Warning | str, category: type, filename: str, lineno: int, file: Any = None,
+                  line: str | None = None) -> None:
+    print(f"warning: {message}", file=file or sys.stderr)
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,18 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jaxlm.cli.generate import load_trained_model
-    from jaxlm.data import load_tokenizer
     from jaxlm.errors import JaxlmError
     from jaxlm.infer.fill_mask import MASK_TOKEN, fill_mask, filled_text, readable
+    from jaxlm.train.trained import load_trained
 
     if args.top_k < 1:
         raise JaxlmError(f"--top-k={args.top_k} must be >= 1")
     missing = [text for text in args.text if MASK_TOKEN not in text]
     if missing:
         raise JaxlmError(f"--text '{missing[0]}' has no {MASK_TOKEN}; write it where a token should be predicted")
-    cfg, model = load_trained_model(args.config, list(args.overrides), args.workdir)
-    tokenizer = load_tokenizer(cfg)
+    _, model, tokenizer = load_trained(args.config, list(args.overrides), args.workdir)
     for text in args.text:
         predictions = fill_mask(model, tokenizer, text, top_k=args.top_k)
         print(filled_text(text, predictions))

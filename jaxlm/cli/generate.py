@@ -7,20 +7,14 @@ encoder–decoder model, by sampling (greedy, temperature, top-k, top-p) or beam
 
 CONFIG_OR_CKPT is a config (preset name or YAML; the model comes from the newest good checkpoint
 in its run's workdir), a run workdir (holding checkpoints/), or a model-only checkpoint folder
-(config.yaml + params/). The tokenizer is the run's (`jaxlm.data.load_tokenizer`).
+(config.yaml + params/). The tokenizer is the one kept in that folder (`jaxlm.train.trained`).
 """
 
 from __future__ import annotations
 
 import argparse
-import pathlib
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from jaxlm.config import Config
-    from jaxlm.models import Model
 
 HELP = "continue text prompts with a trained decoder or encoder-decoder (sampling or beam search)"
 
@@ -50,49 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed for sampling")
 
 
-def load_trained_model(target: str, overrides: list[str], workdir: str = "") -> tuple[Config, Model]:
-    """(config, model) from a model-only checkpoint folder, a run workdir, or a config whose run
-    has checkpoints (newest good one). Raises JaxlmError when no trained weights are found."""
-    from jaxlm.config import CheckpointConfig, config_from_dict, load_config
-    from jaxlm.errors import JaxlmError
-    from jaxlm.train.checkpoint import Checkpointer
-    from jaxlm.train.loop import workdir_for
-    from jaxlm.train.params_io import CONFIG_FILE, PARAMS_DIR, load_params
-    from jaxlm.train.session import build_session
-
-    path = pathlib.Path(target)
-    if (path / CONFIG_FILE).is_file() and (path / PARAMS_DIR).is_dir():
-        cfg, model = load_params(path)
-        return (config_from_dict(cfg.to_dict(), overrides) if overrides else cfg), model
-    if path.is_dir():
-        run_dir, checkpoint_cfg, extra = path, CheckpointConfig(), [f"workdir={path}"]
-    else:
-        extra = [f"workdir={workdir}"] if workdir else []
-        cfg = load_config(target, [*overrides, *extra])
-        run_dir, checkpoint_cfg = workdir_for(cfg), cfg.checkpoint
-    missing = JaxlmError(f"no checkpoint in {run_dir / 'checkpoints'}; train first (jaxlm train {target}) "
-                         "or give a model-only checkpoint folder")
-    if not (run_dir / "checkpoints").is_dir():
-        raise missing
-    checkpoints = Checkpointer(run_dir / "checkpoints", checkpoint_cfg)
-    try:
-        saved = checkpoints.read_config()
-        if saved is None:
-            raise missing
-        cfg = config_from_dict(saved, [*overrides, *extra])
-        session = build_session(cfg)
-        _, session.state, _, _ = checkpoints.restore(session.abstract_state())
-    finally:
-        checkpoints.close()
-    return cfg, session.model()
-
-
 def encode_prompt(tokenizer, text: str, family: str, objective: str) -> list[int]:
-    """Prompt ids: [BOS] + text for a decoder; for an encoder–decoder the text (with
+    """Prompt ids: [BOS] + text for a decoder (the text alone for a tokenizer without BOS, as
+    GPT-2's); for an encoder–decoder the text (with
     `<extra_id_N>` written as sentinel N; span-corruption models get <extra_id_0> appended when
     the text has none) + [EOS]."""
     if family == "decoder":
-        return [tokenizer.bos_id, *(int(t) for t in tokenizer.encode(text))]
+        return [*([] if tokenizer.bos_id is None else [tokenizer.bos_id]), *(int(t) for t in tokenizer.encode(text))]
     ids: list[int] = []
     pieces = SENTINEL.split(text)  # text, sentinel number, text, …
     for index, piece in enumerate(pieces):
@@ -102,7 +60,7 @@ def encode_prompt(tokenizer, text: str, family: str, objective: str) -> list[int
             ids.extend(int(t) for t in tokenizer.encode(piece.strip()))
     if objective == "span_corruption" and len(pieces) == 1:
         ids.append(tokenizer.sentinel(0))
-    return [*ids, tokenizer.eos_id]
+    return [*ids, tokenizer.require("eos_id", "an encoder-decoder prompt")]
 
 
 def decode_new(tokenizer, ids: Sequence[int]) -> str:
@@ -117,11 +75,11 @@ def run(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
-    from jaxlm.data import load_tokenizer
     from jaxlm.errors import JaxlmError
     from jaxlm.infer.beam_search import beam_search
     from jaxlm.infer.generate import check_generative, generate
     from jaxlm.infer.sampling import SamplingConfig
+    from jaxlm.train.trained import load_trained
 
     temperature = args.temperature
     if temperature is None:
@@ -129,18 +87,18 @@ def run(args: argparse.Namespace) -> int:
     SamplingConfig(temperature, args.top_k, args.top_p)  # reject bad settings before loading
     if args.max_new_tokens < 1 or args.beams < 1:
         raise JaxlmError(f"--max-new-tokens={args.max_new_tokens} and --beams={args.beams} must be >= 1")
-    cfg, model = load_trained_model(args.config, list(args.overrides), args.workdir)
+    cfg, model, tokenizer = load_trained(args.config, list(args.overrides), args.workdir)
     check_generative(model)
-    tokenizer = load_tokenizer(cfg)
     encoded = [encode_prompt(tokenizer, text, cfg.model.family, cfg.data.objective) for text in args.prompt]
-    tokens = np.full((len(encoded), max(len(ids) for ids in encoded)), tokenizer.pad_id, np.int32)
+    pad_id = cfg.model.pad_id
+    tokens = np.full((len(encoded), max(len(ids) for ids in encoded)), pad_id, np.int32)
     for row, ids in enumerate(encoded):
         tokens[row, : len(ids)] = ids
     lengths = np.array([len(ids) for ids in encoded], np.int32)
     if args.beams > 1:
         sequences, scores = beam_search(
             model, tokens, lengths, beam_size=args.beams, max_new_tokens=args.max_new_tokens, alpha=args.alpha,
-            eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
+            eos_id=tokenizer.eos_id, pad_id=pad_id,
         )
         for text, beams, beam_scores in zip(args.prompt, np.asarray(sequences), np.asarray(scores), strict=True):
             print(text)
@@ -149,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     new = generate(
         model, tokens, lengths, max_new_tokens=args.max_new_tokens, temperature=temperature,
-        top_k=args.top_k, top_p=args.top_p, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
+        top_k=args.top_k, top_p=args.top_p, eos_id=tokenizer.eos_id, pad_id=pad_id,
         rng=jax.random.key(args.seed),
     )
     for text, ids in zip(args.prompt, np.asarray(new), strict=True):

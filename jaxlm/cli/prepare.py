@@ -6,7 +6,7 @@ import argparse
 
 from jaxlm.cli import add_config_arguments
 
-HELP = "prepare a config's data (TFDS array_record for local/TFDS sources) and its sentencepiece tokenizer"
+HELP = "prepare a config's data (TFDS array_record for local/TFDS sources) and its tokenizer"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +17,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from jaxlm.config import load_config
-    from jaxlm.data import cache_dir, load_tokenizer, make_loader, open_records
+    from jaxlm.data import cache_dir, load_tokenizer, open_records
+    from jaxlm.objectives import make_loader
 
     cfg = load_config(args.config, args.overrides)
     where = {"embedded": "the embedded corpus", "local": cfg.data.path, "tfds": cfg.data.tfds_name}[cfg.data.source]
@@ -36,8 +37,9 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
     print(f"data: {where}, {sizes['train']:,} train / {sizes['validation']:,} validation records "
           f"(cache {cache_dir()})")
-    print(f"tokenizer: {tokenizer.path} ({cfg.data.tokenizer if not cfg.data.tokenizer_path else 'given'}, "
-          f"{tokenizer.num_pieces} pieces + 100 sentinels = vocab {tokenizer.vocab_size})")
+    kind = "given" if cfg.data.tokenizer_path else cfg.data.tokenizer
+    print(f"tokenizer: {tokenizer.path} ({kind}, {tokenizer.vocab_size:,} ids with {len(tokenizer.sentinel_ids)} "
+          f"sentinels; model rows {cfg.model.vocab_size:,})")
     shapes = ", ".join(f"{key} {tuple(value.shape)}" for key, value in batch.items())
     print(f"{cfg.data.objective} batch: {shapes}")
     print(f"example: {tokenizer.decode(batch['inputs'][0])[:160]!r}")

@@ -19,17 +19,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: $JAX_COORDINATOR_ADDRESS; see docs/parallel.md)")
     parser.add_argument("--num-processes", type=int, default=None, help="multi-process: number of processes")
     parser.add_argument("--process-id", type=int, default=None, help="multi-process: this process's index")
+    parser.add_argument("--peer-timeout", type=int, default=None, metavar="SECONDS",
+                        help="multi-process: end with one line (exit code 75) after waiting this long for a process "
+                             "that died (default 120)")
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from jaxlm.parallel import initialize_distributed
 
-    initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    initialize_distributed(args.coordinator, args.num_processes, args.process_id, args.peer_timeout)
     from jaxlm.config import load_config
     from jaxlm.infer.held_out import print_held_out_report
     from jaxlm.models import count_params
     from jaxlm.train.loop import train, workdir_for
+    from jaxlm.train.preemption import exit_code
+    from jaxlm.train.run_folder import run_tokenizer
 
     overrides = list(args.overrides) + ([f"workdir={args.workdir}"] if args.workdir else [])
     cfg = load_config(args.config, overrides)
@@ -45,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.eval_metrics.items()))
         print(f"final eval: {shown}")
     if not result.stopped_by:
-        print_held_out_report(cfg, model)
+        print_held_out_report(cfg, model, run_tokenizer(cfg, workdir))
     print(f"done in {time.perf_counter() - started:.1f} s; metrics in {workdir / 'metrics.jsonl'}, "
           f"checkpoints in {workdir / 'checkpoints'}")
-    return 0
+    return exit_code(result.stopped_by)

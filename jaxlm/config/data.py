@@ -23,11 +23,14 @@ class DataConfig:
     seq_length: tokens per example (encoder input length for seq2seq objectives);
     target_length: decoder length for seq2seq objectives (0 derives it).
     tokenizer: sentencepiece model type trained on the source ('unigram' or 'bpe'), or
-    tokenizer_path: an existing `.model` file to use instead.
+    tokenizer_path: an existing tokenizer to use instead: a Hugging Face tokenizer.json, a
+    sentencepiece .model (ours, or T5's spiece.model), or a folder holding one.
     validation_fraction: share of documents a local/embedded source holds out for 'validation'.
     masked_lm_prob, max_predictions (0: round(seq_length * masked_lm_prob)), short_seq_prob,
     whole_word_masking: the BERT recipe. noise_density, mean_noise_span_length: T5 span corruption.
-    prefetch: batches prepared ahead by the loader's background thread.
+    prefetch: batches prepared ahead by the loader's background thread (grain's thread prefetch).
+    workers: processes building the train batches (grain's mp_prefetch; 0 = in this process, with threads);
+    the batches depend on it, so a run keeps its value.
     """
 
     source: Literal["embedded", "local", "tfds"] = "embedded"
@@ -53,6 +56,7 @@ class DataConfig:
     noise_density: float = 0.15
     mean_noise_span_length: float = 3.0
     prefetch: int = 2
+    workers: int = 0
 
     @property
     def resolved_max_predictions(self) -> int:
@@ -89,3 +93,4 @@ class DataConfig:
         require(0.0 < self.noise_density < 1.0, f"{prefix}.noise_density", "must be in (0, 1)")
         require(self.mean_noise_span_length >= 1.0, f"{prefix}.mean_noise_span_length", "must be >= 1")
         require(self.prefetch >= 1, f"{prefix}.prefetch", "must be >= 1")
+        require(self.workers >= 0, f"{prefix}.workers", "must be >= 0 (0 builds batches in this process)")

@@ -31,6 +31,8 @@ class ModelConfig:
     pooler / mlm_head / nsp_head / num_labels: encoder heads (BERT pretraining, classification).
     attention_impl: 'reference' (einsum + softmax; has attention dropout and can record the
         weights), 'xla' (jax.nn.dot_product_attention), 'cudnn' (its fused GPU kernel).
+    init: 'fixed' draws every weight from N(0, init_std²) (BERT, GPT-2); 'fan_in' scales each
+        matrix by its fan-in as T5 does, init_std then being T5's initializer_factor (jaxlm/nn/init.py).
     """
 
     family: Family
@@ -69,6 +71,7 @@ class ModelConfig:
     remat: Remat = "none"
     dtype: DType = "float32"
     param_dtype: Literal["float32", "bfloat16"] = "float32"
+    init: Literal["fixed", "fan_in"] = "fixed"
     init_std: float = 0.02
     pad_id: int = 0
 

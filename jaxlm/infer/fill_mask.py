@@ -3,36 +3,23 @@
     [CLS] w_1 … [MASK] … w_n [SEP]  ─ encoder ─►  p(token | context) at each [MASK]
 
 The text is split at the literal mask marker and each piece encoded on its own, so the mask id is
-placed exactly, whatever the tokenizer makes of the marker text. The tokenizer is anything with
-`encode(text) -> ids`, `decode(ids) -> str`, `id_to_piece(id) -> str` and the ids `cls_id`,
-`sep_id`, `mask_id` (`jaxlm.data.Tokenizer`, or a stand-in in tests).
+placed exactly, whatever the tokenizer makes of the marker text. The tokenizer is a
+`jaxlm.data.Tokenizer` with [CLS], [SEP] and [MASK] ids (ours, or BERT's WordPiece).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlm.data.tokenizer import Tokenizer
 from jaxlm.errors import JaxlmError
 from jaxlm.models import EncoderModel
 
 MASK_TOKEN = "[MASK]"
-
-
-class MaskTokenizer(Protocol):
-    cls_id: int
-    sep_id: int
-    mask_id: int
-
-    def encode(self, text: str) -> list[int]: ...
-
-    def decode(self, ids: list[int]) -> str: ...
-
-    def id_to_piece(self, token: int) -> str: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,25 +32,26 @@ class Prediction:
     probability: float
 
 
-def encode_masked(tokenizer: MaskTokenizer, text: str, mask_token: str = MASK_TOKEN) -> tuple[np.ndarray, np.ndarray]:
+def encode_masked(tokenizer: Tokenizer, text: str, mask_token: str = MASK_TOKEN) -> tuple[np.ndarray, np.ndarray]:
     """text → ([CLS] ids [SEP] as int32 [l], the slots of the masks [p]), with one mask id per
     occurrence of `mask_token`."""
     parts = text.split(mask_token)
     if len(parts) == 1:
         raise JaxlmError(f"the text has no {mask_token}; write it where a token should be predicted")
-    ids: list[int] = [tokenizer.cls_id]
+    mask_id = tokenizer.require("mask_id", "fill-mask")
+    ids: list[int] = [tokenizer.require("cls_id", "fill-mask")]
     for index, part in enumerate(parts):
         if index:
-            ids.append(tokenizer.mask_id)
+            ids.append(mask_id)
         if part.strip():
             ids.extend(int(t) for t in tokenizer.encode(part.strip()))
-    ids.append(tokenizer.sep_id)
+    ids.append(tokenizer.require("sep_id", "fill-mask"))
     tokens = np.asarray(ids, np.int32)
-    return tokens, np.flatnonzero(tokens == tokenizer.mask_id).astype(np.int32)
+    return tokens, np.flatnonzero(tokens == mask_id).astype(np.int32)
 
 
 def fill_mask(
-    model: EncoderModel, tokenizer: MaskTokenizer, text: str, *, top_k: int = 5, mask_token: str = MASK_TOKEN
+    model: EncoderModel, tokenizer: Tokenizer, text: str, *, top_k: int = 5, mask_token: str = MASK_TOKEN
 ) -> list[list[Prediction]]:
     """For each [MASK] of `text`, in order, its `top_k` most likely tokens, most likely first."""
     if not isinstance(model, EncoderModel) or model.mlm_head is None:
@@ -82,7 +70,7 @@ def fill_mask(
     ]
 
 
-def readable(tokenizer: MaskTokenizer, token: int) -> str:
+def readable(tokenizer: Tokenizer, token: int) -> str:
     """A token as a reader sees it: its decoded text ('▁the' → 'the'); a bare word-boundary piece,
     which decodes to nothing, as '(space)'."""
     text = tokenizer.decode([token]).strip()

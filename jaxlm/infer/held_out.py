@@ -1,6 +1,6 @@
 """What a trained model does on text it never trained on, beside a unigram baseline.
 
-    print_held_out_report(cfg, model)     # after `jaxlm train`: numbers, then a few examples
+    print_held_out_report(cfg, model, tokenizer)     # after `jaxlm train`: numbers, then a few examples
 
 Numbers: every target the objective scores in the validation split (the masked tokens of
 mlm_nsp, the next tokens of causal_lm, the dropped spans of span_corruption) is predicted by the
@@ -27,12 +27,11 @@ import numpy as np
 from flax import nnx
 
 from jaxlm.config import Config
-from jaxlm.data import Tokenizer, load_tokenizer, make_loader, open_records
+from jaxlm.data import Tokenizer, open_records
 from jaxlm.data.text import sentences
-from jaxlm.data.tokenizer import NUM_SENTINELS
 from jaxlm.infer.fill_mask import readable
 from jaxlm.infer.generate import generate
-from jaxlm.objectives import get_objective
+from jaxlm.objectives import get_objective, make_loader
 
 # Where each objective's scored predictions are: (logits output, targets key, weights key).
 SCORED = {
@@ -179,17 +178,19 @@ def _continuation_examples(
             rows.append((ids[:cut], ids[cut:cut + new_tokens]))
         if len(rows) == count:
             break
-    width = max(len(prompt) for prompt, _ in rows) + 1
-    prompts = np.zeros((len(rows), width), np.int32)
+    bos = [] if tokenizer.bos_id is None else [tokenizer.bos_id]  # as training began documents
+    width = max(len(prompt) for prompt, _ in rows) + len(bos)
+    prompts = np.full((len(rows), width), cfg.model.pad_id, np.int32)
     for row, (prompt, _) in enumerate(rows):
-        prompts[row, : len(prompt) + 1] = [tokenizer.bos_id, *prompt]
-    lengths = np.asarray([len(prompt) + 1 for prompt, _ in rows], np.int32)
+        prompts[row, : len(prompt) + len(bos)] = [*bos, *prompt]
+    lengths = np.asarray([len(prompt) + len(bos) for prompt, _ in rows], np.int32)
     generated = jax.device_get(generate(model, prompts, lengths, max_new_tokens=new_tokens, eos_id=tokenizer.eos_id))
     most_frequent = int(np.argmax(counts))
     for (prompt, real), new in zip(rows, generated, strict=True):
-        model_text = tokenizer.decode([int(t) for t in new if t not in (tokenizer.pad_id, tokenizer.eos_id)])
-        text = jnp.asarray([[tokenizer.bos_id, *prompt, *real]], jnp.int32)
-        guesses = np.argmax(model(text)["logits"][0, len(prompt) : len(prompt) + len(real)], axis=-1)
+        model_text = tokenizer.decode([int(t) for t in new if t not in (cfg.model.pad_id, tokenizer.eos_id)])
+        text = jnp.asarray([[*bos, *prompt, *real]], jnp.int32)
+        start = len(bos) + len(prompt) - 1  # the logits there predict the first real token
+        guesses = np.argmax(model(text)["logits"][0, start : start + len(real)], axis=-1)
         hits, baseline_hits = int(np.sum(guesses == real)), int(np.sum(real == most_frequent))
         yield (f"  {tokenizer.decode(prompt)} …\n      model: {model_text}\n      real:  {tokenizer.decode(real)}\n"
                f"      {_guessed('next tokens of the real text', hits, len(real), baseline_hits)}")
@@ -214,15 +215,15 @@ def _span_examples(
         if len(rows) == count:
             break
     width = max(len(row) for row in rows)
-    inputs = np.stack([np.pad(row, (0, width - len(row))) for row in rows])
+    inputs = np.stack([np.pad(row, (0, width - len(row)), constant_values=cfg.model.pad_id) for row in rows])
     lengths = np.asarray([len(row) for row in rows], np.int32)
     generated = jax.device_get(generate(model, inputs, lengths, max_new_tokens=8, eos_id=tokenizer.eos_id))
-    lowest_sentinel = tokenizer.sentinel(NUM_SENTINELS - 1)
+    ends = {*tokenizer.sentinel_ids, tokenizer.eos_id}
     most_frequent = int(np.argmax(counts))
     for row, (ids, start, end), new in zip(rows, spans, generated, strict=True):
         new = [int(t) for t in new]
         new = new[1:] if new[:1] == [tokenizer.sentinel(0)] else new  # T5 answers '<extra_id_0> span <extra_id_1>'
-        fill = itertools.takewhile(lambda t: t < lowest_sentinel and t != tokenizer.eos_id, new)
+        fill = itertools.takewhile(lambda t: t not in ends, new)
         span = ids[start:end]
         decoder_inputs = jnp.asarray([[model.config.pad_id, tokenizer.sentinel(0), *span[:-1]]], jnp.int32)
         guesses = np.argmax(model(jnp.asarray(row)[None], decoder_inputs)["logits"][0, 1:], axis=-1)
@@ -239,13 +240,13 @@ WHAT = {"mlm_nsp": "masked tokens", "causal_lm": "next tokens", "span_corruption
 
 
 def print_held_out_report(
-    cfg: Config, model: nnx.Module, tokenizer: Tokenizer | None = None, console: Callable[[str], None] = print
+    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, console: Callable[[str], None] = print
 ) -> tuple[Score, Score] | None:
-    """Model vs unigram baseline on the validation split, then `cfg.train.examples` held-out
-    examples. Returns the (model, baseline) scores; None for an objective without token targets."""
+    """Model vs unigram baseline on the validation split (tokenized by the run's `tokenizer`), then
+    `cfg.train.examples` held-out examples. Returns the (model, baseline) scores; None for an
+    objective without token targets."""
     if cfg.data.objective not in SCORED:
         return None
-    tokenizer = tokenizer or load_tokenizer(cfg)
     counts = unigram_counts(cfg, tokenizer)
     trained, baseline = score_held_out(cfg, model, tokenizer, counts)
     console(f"held-out {WHAT[cfg.data.objective]} (validation text, never trained on):")

@@ -27,7 +27,6 @@ ACTIVATIONS = {
     "gelu_tanh": ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"),
     "silu": ("silu", "swish"),
 }
-T5_INIT_STD = 0.05
 
 
 def architecture_of(hf: dict[str, Any]) -> str:
@@ -102,7 +101,7 @@ def _t5(hf: dict[str, Any], tied: bool) -> dict[str, Any]:
         norm_eps=float(hf["layer_norm_epsilon"]), norm_position="pre", final_norm=True,
         activation=_activation(hf["dense_act_fn"]), gated=bool(hf["is_gated_act"]), use_bias=False,
         scale_attention=False, dropout_rate=float(hf["dropout_rate"]), tie_embeddings=tied,
-        scale_tied_logits=bool(scaled and tied), init_std=T5_INIT_STD * float(hf.get("initializer_factor", 1.0)),
+        scale_tied_logits=bool(scaled and tied), init="fan_in", init_std=float(hf.get("initializer_factor", 1.0)),
         pad_id=_token_id(hf.get("pad_token_id"), hf["vocab_size"]),
     )
 
@@ -200,7 +199,7 @@ def hf_config_from_model(cfg: ModelConfig) -> tuple[str, str, dict[str, Any]]:
         num_layers=cfg.num_layers, num_decoder_layers=cfg.resolved_decoder_layers, num_heads=cfg.num_heads,
         relative_attention_num_buckets=cfg.relative_buckets,
         relative_attention_max_distance=cfg.relative_max_distance, dropout_rate=cfg.dropout_rate,
-        layer_norm_epsilon=cfg.norm_eps, initializer_factor=cfg.init_std / T5_INIT_STD,
+        layer_norm_epsilon=cfg.norm_eps, initializer_factor=cfg.init_std if cfg.init == "fan_in" else 1.0,
         feed_forward_proj=_t5_feed_forward(cfg), pad_token_id=cfg.pad_id,
         decoder_start_token_id=cfg.pad_id, tie_word_embeddings=cfg.tie_embeddings,
         scale_decoder_outputs=cfg.scale_tied_logits,

@@ -17,7 +17,8 @@ class DecoderModel(nnx.Module):
     Returns {'hidden', 'logits', 'cache'}. With a cache (from `init_cache`), the tokens are
     appended after the cached ones, positions default to continue from there, and the
     updated cache is returned: a prompt can be prefilled in one call and then extended one token
-    at a time.
+    at a time. `packed=False` promises one document per row followed by its padding (see
+    `MultiHeadAttention`).
     """
 
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
@@ -37,9 +38,12 @@ class DecoderModel(nnx.Module):
         positions: jax.Array | None = None,
         cache: LayerCache = None,
         deterministic: bool = True,
+        packed: bool = True,
     ) -> dict:
         segments = default_segments(inputs, segments)
         positions = default_positions(inputs, positions, cache_index(cache))
         x = self.embedder(inputs, positions, deterministic=deterministic)
-        hidden, cache = self.decoder(x, segments, positions=positions, cache=cache, deterministic=deterministic)
+        hidden, cache = self.decoder(
+            x, segments, positions=positions, cache=cache, deterministic=deterministic, packed=packed
+        )
         return {"hidden": hidden, "logits": self.lm_head(hidden, self.embedder.token), "cache": cache}

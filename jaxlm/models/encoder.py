@@ -17,7 +17,8 @@ class EncoderModel(nnx.Module):
 
     Returns a dict: 'hidden'; 'pooled' [b, d] (pooler); 'mlm_logits' [b, p, vocab] at
     `mlm_positions` [b, p] (every position when none are given); 'nsp_logits' [b, 2];
-    'class_logits' [b, num_labels].
+    'class_logits' [b, num_labels]. `packed=False` promises one document per row followed by
+    its padding (see `MultiHeadAttention`).
     """
 
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
@@ -38,11 +39,12 @@ class EncoderModel(nnx.Module):
         positions: jax.Array | None = None,
         mlm_positions: jax.Array | None = None,
         deterministic: bool = True,
+        packed: bool = True,
     ) -> dict[str, jax.Array]:
         segments = default_segments(inputs, segments)
         positions = default_positions(inputs, positions)
         x = self.embedder(inputs, positions, token_types, deterministic=deterministic)
-        hidden, _ = self.encoder(x, segments, positions=positions, deterministic=deterministic)
+        hidden, _ = self.encoder(x, segments, positions=positions, deterministic=deterministic, packed=packed)
         outputs = {"hidden": hidden}
         if self.pooler is not None:
             outputs["pooled"] = self.pooler(hidden)

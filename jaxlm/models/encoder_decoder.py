@@ -18,7 +18,8 @@ class EncoderDecoderModel(nnx.Module):
     `encode` runs the encoder once; `decode` runs the decoder over its output, optionally with a
     KV cache of the decoder's self-attention (cross-attention keys are recomputed from the
     encoder output at each step). Cross-attention pairs decoder and encoder tokens with the
-    same segment id, so packed pairs stay apart.
+    same segment id, so packed pairs stay apart; `packed=False` promises one pair per row, each
+    side followed by its padding (see `MultiHeadAttention`).
     """
 
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
@@ -33,12 +34,12 @@ class EncoderDecoderModel(nnx.Module):
 
     def encode(
         self, inputs: jax.Array, *, segments: jax.Array | None = None, positions: jax.Array | None = None,
-        deterministic: bool = True,
+        deterministic: bool = True, packed: bool = True,
     ) -> jax.Array:
         segments = default_segments(inputs, segments)
         positions = default_positions(inputs, positions)
         x = self.embedder(inputs, positions, deterministic=deterministic)
-        encoded, _ = self.encoder(x, segments, positions=positions, deterministic=deterministic)
+        encoded, _ = self.encoder(x, segments, positions=positions, deterministic=deterministic, packed=packed)
         return encoded
 
     def decode(
@@ -51,6 +52,7 @@ class EncoderDecoderModel(nnx.Module):
         decoder_positions: jax.Array | None = None,
         cache: LayerCache = None,
         deterministic: bool = True,
+        packed: bool = True,
     ) -> dict:
         segments = default_segments(encoded[..., 0], segments)
         decoder_segments = default_segments(decoder_inputs, decoder_segments)
@@ -58,7 +60,7 @@ class EncoderDecoderModel(nnx.Module):
         y = self.embedder(decoder_inputs, positions, deterministic=deterministic)
         hidden, cache = self.decoder(
             y, decoder_segments, positions=positions, context=encoded, context_segments=segments,
-            cache=cache, deterministic=deterministic,
+            cache=cache, deterministic=deterministic, packed=packed,
         )
         return {"hidden": hidden, "logits": self.lm_head(hidden, self.embedder.token), "cache": cache}
 
@@ -72,10 +74,12 @@ class EncoderDecoderModel(nnx.Module):
         decoder_segments: jax.Array | None = None,
         decoder_positions: jax.Array | None = None,
         deterministic: bool = True,
+        packed: bool = True,
     ) -> dict:
-        encoded = self.encode(inputs, segments=segments, positions=positions, deterministic=deterministic)
+        encoded = self.encode(inputs, segments=segments, positions=positions, deterministic=deterministic,
+                              packed=packed)
         outputs = self.decode(
             decoder_inputs, encoded, segments=segments, decoder_segments=decoder_segments,
-            decoder_positions=decoder_positions, deterministic=deterministic,
+            decoder_positions=decoder_positions, deterministic=deterministic, packed=packed,
         )
         return {**outputs, "encoded": encoded}

@@ -10,14 +10,16 @@ from jaxlm.config import ModelConfig
 from jaxlm.nn.dense import Dense
 from jaxlm.nn.embed import Embed
 from jaxlm.nn.feed_forward import ACTIVATIONS
+from jaxlm.nn.init import kernel_std
 from jaxlm.nn.norms import norm_from_config
 from jaxlm.nn.params import canonical_dtype, make_param
 
 
 def _dense(cfg: ModelConfig, fan_in: int, fan_out: int, axes: tuple[str, str], rngs: nnx.Rngs,
-           use_bias: bool = True) -> Dense:
+           use_bias: bool = True, std: float | None = None) -> Dense:
     return Dense(
-        fan_in, fan_out, axes=axes, rngs=rngs, use_bias=use_bias, init_std=cfg.init_std,
+        fan_in, fan_out, axes=axes, rngs=rngs, use_bias=use_bias,
+        init_std=kernel_std(cfg, fan_in) if std is None else std,
         dtype=canonical_dtype(cfg.dtype), param_dtype=canonical_dtype(cfg.param_dtype),
     )
 
@@ -29,7 +31,8 @@ class LanguageModelHead(nnx.Module):
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
         self.scale = cfg.d_model ** -0.5 if cfg.scale_tied_logits else 1.0
         self.projection = (
-            None if cfg.tie_embeddings else _dense(cfg, cfg.d_model, cfg.vocab_size, ("embed", "vocab"), rngs, False)
+            None if cfg.tie_embeddings
+            else _dense(cfg, cfg.d_model, cfg.vocab_size, ("embed", "vocab"), rngs, False, cfg.init_std)
         )
 
     def __call__(self, hidden: jax.Array, embed: Embed) -> jax.Array:

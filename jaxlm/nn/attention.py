@@ -10,11 +10,17 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxlm.config import ModelConfig
-from jaxlm.nn.attention_core import attention_weights, combine_values, fused_attention
+from jaxlm.errors import JaxlmError
+from jaxlm.nn.attention_core import attention_weights, combine_values, fused_attention, fused_segment_attention
 from jaxlm.nn.dense import Dense
+from jaxlm.nn.hooks import current_hooks
+from jaxlm.nn.init import kernel_std, query_std
 from jaxlm.nn.masks import attention_mask
 from jaxlm.nn.params import canonical_dtype
 from jaxlm.nn.positions import apply_rotary
+from jaxlm.parallel.constraints import constrain
+
+HEAD_AXES = ("batch", "length", "heads", "kv")
 
 
 class KVCache(NamedTuple):
@@ -50,7 +56,11 @@ class MultiHeadAttention(nnx.Module):
     configured, rotate q and k of self-attention only.
 
     With a `KVCache`, the new keys and values are written at slots [index, index + lq) and the
-    queries attend over every filled slot; the updated cache is returned.
+    queries attend over every filled slot; the updated cache is returned. Full-sequence
+    self-attention goes through an installed context-parallel hook (`jaxlm.nn.hooks`) if any.
+
+    `packed=False` promises that each row holds one document followed by its padding (segments
+    1…1 0…0): the fused cores then get causality and sequence lengths instead of a dense mask.
     """
 
     def __init__(self, cfg: ModelConfig, *, causal: bool, rngs: nnx.Rngs, cross: bool = False):
@@ -64,13 +74,13 @@ class MultiHeadAttention(nnx.Module):
         self.impl = cfg.attention_impl
         self.record_weights = False
 
-        def projection(fan_in: int, fan_out: int, axes: tuple[str, str]) -> Dense:
+        def projection(fan_in: int, fan_out: int, axes: tuple[str, str], std: float | None = None) -> Dense:
             return Dense(
-                fan_in, fan_out, axes=axes, rngs=rngs, use_bias=cfg.use_bias, init_std=cfg.init_std,
-                dtype=dtype, param_dtype=param_dtype,
+                fan_in, fan_out, axes=axes, rngs=rngs, use_bias=cfg.use_bias,
+                init_std=kernel_std(cfg, fan_in) if std is None else std, dtype=dtype, param_dtype=param_dtype,
             )
 
-        self.query = projection(cfg.d_model, inner, ("embed", "heads"))
+        self.query = projection(cfg.d_model, inner, ("embed", "heads"), query_std(cfg))
         self.key = projection(cfg.d_model, inner, ("embed", "heads"))
         self.value = projection(cfg.d_model, inner, ("embed", "heads"))
         self.output = projection(inner, cfg.d_model, ("heads", "embed"))
@@ -90,15 +100,24 @@ class MultiHeadAttention(nnx.Module):
         bias: jax.Array | None = None,
         cache: KVCache | None = None,
         deterministic: bool = True,
+        packed: bool = True,
     ) -> tuple[jax.Array, KVCache | None]:
         batch, length, _ = x.shape
         source, source_segments = (x, segments) if context is None else (context, context_segments)
-        q = self._split_heads(self.query(x))
-        k = self._split_heads(self.key(source))
-        v = self._split_heads(self.value(source))
+        q, k, v = (
+            constrain(self._split_heads(projection(s)), HEAD_AXES)
+            for projection, s in ((self.query, x), (self.key, source), (self.value, source))
+        )
         if self.rotary_base is not None:
             q = apply_rotary(q, positions, self.rotary_base)
             k = apply_rotary(k, positions, self.rotary_base)
+
+        split_sequence = current_hooks().context
+        if split_sequence is not None and cache is None and context is None:
+            if bias is not None:
+                raise JaxlmError("context parallelism does not split relative position bias; set parallel.context=1")
+            out = split_sequence.attend(q, k, v, segments, causal=self.causal, scale=self.scale)
+            return self.output(out.reshape(batch, length, self.num_heads * self.head_dim)), cache
 
         offset = 0
         if cache is not None:
@@ -111,13 +130,18 @@ class MultiHeadAttention(nnx.Module):
             cache = KVCache(k, v, source_segments, cache.index + length)
             k, v = k.astype(q.dtype), v.astype(q.dtype)
 
-        mask = attention_mask(segments, source_segments, causal=self.causal, query_offset=offset)
-        if self.impl == "reference":
-            weights = attention_weights(q, k, mask, bias, self.scale)
-            if self.record_weights:
-                self.sow(nnx.Intermediate, "attention_weights", weights)
-            weights = self.dropout(weights, deterministic=deterministic)
-            out = combine_values(weights, v)
+        if self.impl != "reference" and cache is None:
+            out = fused_segment_attention(
+                q, k, v, segments, source_segments, bias, self.scale, self.impl, causal=self.causal, packed=packed
+            )
         else:
-            out = fused_attention(q, k, v, mask, bias, self.scale, self.impl)
+            mask = attention_mask(segments, source_segments, causal=self.causal, query_offset=offset)
+            if self.impl == "reference":
+                weights = attention_weights(q, k, mask, bias, self.scale)
+                if self.record_weights:
+                    self.sow(nnx.Intermediate, "attention_weights", weights)
+                weights = self.dropout(weights, deterministic=deterministic)
+                out = combine_values(weights, v)
+            else:
+                out = fused_attention(q, k, v, bias, self.scale, self.impl, mask=mask)
         return self.output(out.reshape(batch, length, self.num_heads * self.head_dim)), cache

@@ -1,5 +1,13 @@
 """The transformer block shared by every family: self-attention, optional cross-attention,
-feed-forward, each wrapped in a residual connection with pre- or post-normalisation."""
+feed-forward, each wrapped in a residual connection with pre- or post-normalisation.
+
+Activations carry two logical names for their sequence axis: the residual stream (norms,
+dropout, residual adds) is [batch, residual_length, embed], the input and output of each
+sub-layer (attention, feed-forward) [batch, length, embed]. A rule table maps both the same
+way unless it turns on Megatron sequence parallelism, where `residual_length` is also split over
+the tensor axis: the constraint into a sub-layer then becomes an all-gather of the sequence and
+the one out of it a reduce-scatter, in place of tensor parallelism's all-reduce.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,10 @@ from jaxlm.config import ModelConfig
 from jaxlm.nn.attention import KVCache, MultiHeadAttention
 from jaxlm.nn.feed_forward import FeedForward
 from jaxlm.nn.norms import norm_from_config
+from jaxlm.parallel.constraints import constrain
+
+RESIDUAL_AXES = ("batch", "residual_length", "embed")
+SUBLAYER_AXES = ("batch", "length", "embed")
 
 
 class TransformerBlock(nnx.Module):
@@ -37,9 +49,12 @@ class TransformerBlock(nnx.Module):
     def _residual(
         self, x: jax.Array, norm: nnx.Module, sublayer: Callable[[jax.Array], jax.Array], deterministic: bool
     ) -> jax.Array:
+        def residual_branch(h: jax.Array) -> jax.Array:  # [b, residual_length, d] → the same
+            return constrain(sublayer(constrain(h, SUBLAYER_AXES)), RESIDUAL_AXES)
+
         if self.pre_norm:
-            return x + self.dropout(sublayer(norm(x)), deterministic=deterministic)
-        return norm(x + self.dropout(sublayer(x), deterministic=deterministic))
+            return x + self.dropout(residual_branch(norm(x)), deterministic=deterministic)
+        return norm(x + self.dropout(residual_branch(x), deterministic=deterministic))
 
     def __call__(
         self,
@@ -52,12 +67,13 @@ class TransformerBlock(nnx.Module):
         context_segments: jax.Array | None = None,
         cache: KVCache | None = None,
         deterministic: bool = True,
+        packed: bool = True,
     ) -> tuple[jax.Array, KVCache | None]:
         updated = [cache]
 
         def self_attend(h: jax.Array) -> jax.Array:
             out, updated[0] = self.self_attention(
-                h, segments, positions=positions, bias=bias, cache=cache, deterministic=deterministic
+                h, segments, positions=positions, bias=bias, cache=cache, deterministic=deterministic, packed=packed
             )
             return out
 
@@ -65,7 +81,8 @@ class TransformerBlock(nnx.Module):
         if self.cross_attention is not None:
             def cross_attend(h: jax.Array) -> jax.Array:
                 out, _ = self.cross_attention(
-                    h, segments, context=context, context_segments=context_segments, deterministic=deterministic
+                    h, segments, context=context, context_segments=context_segments, deterministic=deterministic,
+                    packed=packed,
                 )
                 return out
 

@@ -7,7 +7,9 @@ from flax import nnx
 
 from jaxlm.config import ModelConfig
 from jaxlm.nn.dense import Dense
+from jaxlm.nn.init import kernel_std
 from jaxlm.nn.params import canonical_dtype
+from jaxlm.parallel.constraints import constrain
 
 ACTIVATIONS = {
     "relu": jax.nn.relu,
@@ -31,7 +33,7 @@ class FeedForward(nnx.Module):
 
         def dense(fan_in: int, fan_out: int, axes: tuple[str, str]) -> Dense:
             return Dense(
-                fan_in, fan_out, axes=axes, rngs=rngs, use_bias=cfg.use_bias, init_std=cfg.init_std,
+                fan_in, fan_out, axes=axes, rngs=rngs, use_bias=cfg.use_bias, init_std=kernel_std(cfg, fan_in),
                 dtype=dtype, param_dtype=param_dtype,
             )
 
@@ -43,4 +45,4 @@ class FeedForward(nnx.Module):
         hidden = self.activation(self.wi_0(x))
         if self.wi_1 is not None:
             hidden = hidden * self.wi_1(x)
-        return self.wo(hidden)
+        return self.wo(constrain(hidden, ("batch", "length", "mlp")))

@@ -35,3 +35,9 @@ def attention_mask(
         key_slots = jnp.arange(key_segments.shape[1])
         mask = mask & (key_slots[None, :] <= query_slots[:, None])[None]
     return mask[:, None]
+
+
+def sequence_lengths(segments: jax.Array) -> jax.Array:
+    """[b, l] segments → [b] int32 count of real (non-padding) slots: the row's length when it
+    holds one document followed by its padding."""
+    return jnp.sum(segments != 0, axis=-1, dtype=jnp.int32)

@@ -2,7 +2,9 @@
 
 Scanning keeps compile time flat in depth: every parameter gains a leading [layers] axis
 (logical name 'layers') and XLA compiles one block. Rematerialisation (`remat`) trades compute
-for memory by recomputing each block's activations in the backward pass.
+for memory by recomputing each block's activations in the backward pass. Installed execution
+hooks (`jaxlm.nn.hooks`) may reorder the sequence around the layers (context parallelism) and
+run the scanned layers as a pipeline.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxlm.config import ModelConfig
+from jaxlm.errors import JaxlmError
 from jaxlm.nn.attention import KVCache
-from jaxlm.nn.block import TransformerBlock
+from jaxlm.nn.block import RESIDUAL_AXES, TransformerBlock
+from jaxlm.nn.hooks import NO_HOOKS, current_hooks
+from jaxlm.nn.init import relative_bias_std
 from jaxlm.nn.norms import norm_from_config
 from jaxlm.nn.params import canonical_dtype
 from jaxlm.nn.positions import RelativePositionBias
 from jaxlm.parallel.constraints import constrain
-
-ACTIVATION_AXES = ("batch", "length", "embed")
 
 REMAT_POLICIES = {
     "full": None,
@@ -42,6 +45,7 @@ class LayerStack(nnx.Module):
 
     def __init__(self, cfg: ModelConfig, num_layers: int, *, causal: bool, cross: bool, rngs: nnx.Rngs):
         self.num_layers = num_layers
+        self.causal = causal
         self.scan = cfg.scan_layers
         self.remat = cfg.remat
         self.num_heads = cfg.num_heads
@@ -61,7 +65,7 @@ class LayerStack(nnx.Module):
         self.relative_bias = (
             RelativePositionBias(
                 cfg.relative_buckets, cfg.relative_max_distance, cfg.num_heads, bidirectional=not causal,
-                rngs=rngs, init_std=cfg.init_std, param_dtype=canonical_dtype(cfg.param_dtype),
+                rngs=rngs, init_std=relative_bias_std(cfg), param_dtype=canonical_dtype(cfg.param_dtype),
             )
             if cfg.position == "relative" else None
         )
@@ -91,33 +95,50 @@ class LayerStack(nnx.Module):
         context_segments: jax.Array | None = None,
         cache: LayerCache = None,
         deterministic: bool = True,
+        packed: bool = True,
     ) -> tuple[jax.Array, LayerCache]:
-        bias = self._bias(x.shape[1], cache)
-        shared = (segments, positions, bias, context, context_segments)
-
-        def apply_block(block: TransformerBlock, x: jax.Array, layer_cache: KVCache | None, shared: tuple):
-            segments, positions, bias, context, context_segments = shared
-            x, layer_cache = block(
-                constrain(x, ACTIVATION_AXES), segments, positions=positions, bias=bias, context=context,
-                context_segments=context_segments, cache=layer_cache, deterministic=deterministic,
+        hooks = current_hooks() if cache is None else NO_HOOKS
+        if hooks.context is not None:  # into the order the context devices hold the sequence in
+            x, segments, positions = (
+                None if a is None else hooks.context.enter(a, causal=self.causal) for a in (x, segments, positions)
             )
-            return constrain(x, ACTIVATION_AXES), layer_cache
+        bias = self._bias(x.shape[1], cache)
+        rows, common = (segments, positions, context, context_segments), (bias,)
+
+        def apply_block(block: TransformerBlock, x: jax.Array, layer_cache: KVCache | None, rows: tuple,
+                        common: tuple):
+            segments, positions, context, context_segments = rows
+            x, layer_cache = block(
+                constrain(x, RESIDUAL_AXES), segments, positions=positions, bias=common[0], context=context,
+                context_segments=context_segments, cache=layer_cache, deterministic=deterministic, packed=packed,
+            )
+            return constrain(x, RESIDUAL_AXES), layer_cache
 
         if self.remat != "none":
             apply_block = nnx.remat(apply_block, policy=REMAT_POLICIES[self.remat])
 
         if self.scan:
-            def body(x: jax.Array, block: TransformerBlock, layer_cache: KVCache | None, shared: tuple):
-                return apply_block(block, x, layer_cache, shared)
+            def body(x: jax.Array, block: TransformerBlock, layer_cache: KVCache | None, rows: tuple, common: tuple):
+                return apply_block(block, x, layer_cache, rows, common)
 
-            scan = nnx.scan(body, in_axes=(nnx.Carry, 0, 0, None), out_axes=(nnx.Carry, 0))
-            x, cache = scan(x, self.layers, cache, shared)
+            scan = nnx.scan(body, in_axes=(nnx.Carry, 0, 0, None, None), out_axes=(nnx.Carry, 0))
+            if hooks.pipeline is not None:
+                def run(layers: nnx.Module, x: jax.Array, rows: tuple, common: tuple) -> jax.Array:
+                    return scan(x, layers, None, rows, common)[0]
+
+                x = hooks.pipeline(run, self.layers, x, rows, common)
+            else:
+                x, cache = scan(x, self.layers, cache, rows, common)
         else:
+            if hooks.pipeline is not None:
+                raise JaxlmError("pipeline stages split a scanned layer stack; set model.scan_layers=true")
             new_cache = []
             for i, block in enumerate(self.layers):
-                x, layer_cache = apply_block(block, x, None if cache is None else cache[i], shared)
+                x, layer_cache = apply_block(block, x, None if cache is None else cache[i], rows, common)
                 new_cache.append(layer_cache)
             cache = None if cache is None else new_cache
+        if hooks.context is not None:
+            x = hooks.context.leave(x, causal=self.causal)
         if self.final_norm is not None:
             x = self.final_norm(x)
         return x, cache

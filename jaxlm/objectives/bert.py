@@ -8,9 +8,9 @@ A document is a list of sentences (token-id arrays). Per document:
   which always pairs such a chunk with a random B: long sentences and document ends then push the
   NSP negative rate to 54-57 % on the embedded corpus; with the cut it is 50 %.)
 - NSP: with p = 0.5 (always for a chunk of one token) B is read from a random start in a random
-  *other* document until it holds T - |A| tokens (label 1 = random next), and the unused sentences
-  of the chunk are put back (the rest of a cut sentence is dropped); otherwise B is the rest of the
-  chunk (label 0).
+  *other* document of the whole corpus until it holds T - |A| tokens (label 1 = random next), and
+  the unused sentences of the chunk are put back (the rest of a cut sentence is dropped);
+  otherwise B is the rest of the chunk (label 0).
 - Pair truncation: while |A| + |B| > T, drop one token from the longer side, from the front or the
   back with p = 0.5 each.
 - Tokens: [CLS] A [SEP] B [SEP]; token types 0 for [CLS] A [SEP], 1 for B [SEP].
@@ -20,6 +20,11 @@ A document is a list of sentences (token-id arrays). Per document:
   taken (a whole word that would overshoot n is skipped); each chosen token becomes [MASK] with
   p = 0.8, stays with p = 0.1, becomes a random learned piece with p = 0.1.
 
+In the loader (`BertExamples`) each document's instances are built in a worker thread; the random
+document behind a negative is read from the source by index (random access), tokenized from its
+random start sentence only as far as needed. The instances are then shuffled in windows of
+SHUFFLE_WINDOW, as the original shuffles all its instances.
+
 Shapes of one example: inputs, token_types, segments [L]; mlm_positions, mlm_targets [P] int32 and
 mlm_weights [P] float32 (padding has weight 0); nsp_labels [] (L = seq_length, P = max_predictions).
 """
@@ -27,11 +32,17 @@ mlm_weights [P] float32 (padding has weight 0); nsp_labels [] (L = seq_length, P
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import grain
 import numpy as np
 
+from jaxlm.data import Examples, Tokenizer, flatten
+from jaxlm.data.text import sentences
+from jaxlm.errors import JaxlmError
+
 Document = Sequence[np.ndarray]
+SHUFFLE_WINDOW = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,10 +133,11 @@ def _flatten(sentences: Sequence[np.ndarray]) -> list[int]:
 
 
 def document_instances(
-    documents: Sequence[Document], index: int, recipe: BertRecipe, rng: np.random.Generator
+    document: Document, recipe: BertRecipe, rng: np.random.Generator, random_segment: Callable[[int], list[int]]
 ) -> list[dict]:
-    """All instances of `documents[index]`; NSP negatives come from the other `documents`."""
-    document = [s for s in documents[index] if len(s)]
+    """All instances of `document`; `random_segment(n)` gives about n tokens of a random other
+    document (the B of an NSP negative)."""
+    document = [s for s in document if len(s)]
     max_tokens = recipe.seq_length - 3
     target = max_tokens
     if rng.random() < recipe.short_seq_prob:
@@ -143,7 +155,7 @@ def document_instances(
             a = _flatten(chunk[:a_end])
             is_random = len(chunk) == 1 or rng.random() < 0.5
             if is_random:
-                b = _random_segment(documents, index, target - len(a), rng)
+                b = random_segment(target - len(a))
                 i -= 0 if cut else len(chunk) - a_end
             else:
                 b = _flatten(chunk[a_end:])
@@ -155,19 +167,34 @@ def document_instances(
     return instances
 
 
-def _random_segment(documents: Sequence[Document], index: int, length: int, rng: np.random.Generator) -> list[int]:
-    """Sentences from a random start of a random other document until `length` tokens."""
-    other = index
-    for _ in range(10):
-        other = int(rng.integers(len(documents)))
-        if other != index:
-            break
-    document = [s for s in documents[other] if len(s)]
-    if not document:
-        return []
-    tokens: list[int] = []
-    for sentence in document[int(rng.integers(len(document))):]:
-        tokens.extend(int(t) for t in sentence)
-        if len(tokens) >= length:
-            break
-    return tokens
+class BertExamples(Examples):
+    """Records are documents (text); each gives its instances, negatives from the whole `records`."""
+
+    def __init__(self, recipe: BertRecipe, tokenizer: Tokenizer, records: Sequence[str], seed: int):
+        if len(records) < 2:
+            raise JaxlmError(
+                f"data: mlm_nsp draws NSP negatives from other documents but a split has {len(records)}; "
+                "give more text or change data.validation_fraction"
+            )
+        self.recipe, self.tokenizer, self.records, self.seed = recipe, tokenizer, records, seed
+
+    def from_record(self, item: tuple[int, str], rng: np.random.Generator) -> list[dict] | None:
+        index, text = item
+        document = self.tokenizer.encode_batch(sentences(text))
+        instances = document_instances(document, self.recipe, rng, lambda n: self.random_segment(index, n, rng))
+        return instances or None
+
+    def random_segment(self, index: int, length: int, rng: np.random.Generator) -> list[int]:
+        """Sentences from a random start of a random document other than `index`, until `length` tokens."""
+        other = int(rng.integers(len(self.records) - 1))
+        document = sentences(self.records[other + (other >= index)])
+        start = int(rng.integers(len(document))) if document else 0
+        tokens: list[int] = []
+        for sentence in document[start:]:
+            tokens.extend(int(t) for t in self.tokenizer.encode(sentence))
+            if len(tokens) >= length:
+                break
+        return tokens
+
+    def from_stream(self, items: grain.IterDataset) -> grain.IterDataset:
+        return grain.experimental.WindowShuffleIterDataset(flatten(items), window_size=SHUFFLE_WINDOW, seed=self.seed)

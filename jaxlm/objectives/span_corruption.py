@@ -8,16 +8,24 @@ starting with non-noise: N_0 X_0 N_1 X_1 … N_{s-1} X_{s-1}. With sentinel_i = 
     inputs  = N_0 sentinel_0 N_1 sentinel_1 … N_{s-1} sentinel_{s-1} EOS
     targets = sentinel_0 X_0 sentinel_1 X_1 … sentinel_{s-1} X_{s-1} EOS
 
-`random_spans_helper` picks the raw chunk length whose corrupted inputs fill `inputs_length`
-exactly (T5's helper: inputs 512 ↔ raw 568, targets 114, at density 0.15 and mean span 3).
+`random_spans_helper` picks the raw chunk length whose corrupted inputs fill `inputs_length`, as
+T5's helper does (inputs 512 ↔ raw 568, targets 114 at density 0.15 and mean span 3; at density
+0.5 it trims one raw token when the targets would come out longer than the inputs: 766, 512).
+
+In the loader, as in T5 (select_random_chunk → reduce_concat_tokens → split_tokens → denoise),
+the documents of the stream are tokenized and concatenated, then cut into raw chunks of exactly
+that length (grain's concatenate-then-split), so every example is full; only a finite pass
+(validation) ends in a shorter chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
+import grain
 import numpy as np
 
+from jaxlm.data import Examples, Tokenizer
 from jaxlm.objectives.seq2seq import encoder_decoder_example
 
 
@@ -29,11 +37,15 @@ def corrupted_lengths(raw_length: int, noise_density: float, mean_span: float) -
 
 
 def random_spans_helper(inputs_length: int, noise_density: float, mean_span: float) -> tuple[int, int]:
-    """The largest raw chunk length whose corrupted inputs fit `inputs_length`, and its targets length."""
+    """T5's raw chunk length for `inputs_length` and its targets length: the largest raw length
+    whose corrupted inputs fit, less one at density 0.5 if its targets would exceed the inputs."""
     raw = inputs_length - 1
     while corrupted_lengths(raw + 1, noise_density, mean_span)[0] <= inputs_length:
         raw += 1
-    return raw, corrupted_lengths(raw, noise_density, mean_span)[1]
+    inputs, targets = corrupted_lengths(raw, noise_density, mean_span)
+    if noise_density == 0.5 and targets > inputs:
+        return raw - 1, targets - 1
+    return raw, targets
 
 
 def _segment_lengths(items: int, segments: int, rng: np.random.Generator) -> np.ndarray:
@@ -42,10 +54,15 @@ def _segment_lengths(items: int, segments: int, rng: np.random.Generator) -> np.
     return np.diff(np.concatenate([[0], cuts, [items]]))
 
 
+def noise_and_spans(length: int, noise_density: float, mean_span: float) -> tuple[int, int]:
+    """Noise tokens k and spans s of a chunk of `length` ≥ 2 tokens (the formulas above)."""
+    noise = min(max(round(length * noise_density), 1), length - 1)
+    return noise, min(max(round(noise / mean_span), 1), noise, length - noise)
+
+
 def noise_mask(length: int, noise_density: float, mean_span: float, rng: np.random.Generator) -> np.ndarray:
     """[length] bool, True on noise tokens; spans alternate starting with non-noise. Needs length ≥ 2."""
-    noise = min(max(round(length * noise_density), 1), length - 1)
-    spans = min(max(round(noise / mean_span), 1), noise, length - noise)
+    noise, spans = noise_and_spans(length, noise_density, mean_span)
     noise_lengths = _segment_lengths(noise, spans, rng)
     keep_lengths = _segment_lengths(length - noise, spans, rng)
     mask = np.zeros(length, bool)
@@ -71,18 +88,36 @@ def corrupt(
     return np.asarray([*inputs, eos], np.int32), np.asarray([*targets, eos], np.int32)
 
 
-def span_corruption_examples(
-    documents: Sequence[np.ndarray], inputs_length: int, targets_length: int, noise_density: float,
-    mean_span: float, sentinel: Callable[[int], int], eos: int, rng: np.random.Generator,
-) -> list[dict[str, np.ndarray]]:
-    """Each document cut into raw chunks (`random_spans_helper` length), corrupted, padded; shuffled."""
-    raw, _ = random_spans_helper(inputs_length, noise_density, mean_span)
-    examples = []
-    for doc in documents:
-        for start in range(0, len(doc), raw):
-            chunk = doc[start : start + raw]
-            if len(chunk) < 2:
-                continue
-            inputs, targets = corrupt(chunk, noise_mask(len(chunk), noise_density, mean_span, rng), sentinel, eos)
-            examples.append(encoder_decoder_example(inputs, targets, inputs_length, targets_length))
-    return [examples[i] for i in rng.permutation(len(examples))]
+class SpanCorruptionExamples(Examples):
+    """Records are documents (text); the stream's tokens are concatenated, cut into raw chunks and corrupted."""
+
+    def __init__(
+        self, tokenizer: Tokenizer, inputs_length: int, targets_length: int, noise_density: float, mean_span: float,
+        decoder_start: int, seed: int,
+    ):
+        self.tokenizer, self.inputs_length, self.targets_length = tokenizer, inputs_length, targets_length
+        self.noise_density, self.mean_span, self.seed = noise_density, mean_span, seed
+        self.decoder_start = decoder_start
+        self.raw_length, _ = random_spans_helper(inputs_length, noise_density, mean_span)
+        self.eos = tokenizer.require("eos_id", "data.objective=span_corruption")
+        _, spans = noise_and_spans(self.raw_length, noise_density, mean_span)
+        tokenizer.sentinel(spans - 1)  # a full chunk needs this many sentinels: fail now, not mid-training
+
+    def from_record(self, item: tuple[int, str], rng: np.random.Generator) -> dict[str, np.ndarray] | None:
+        tokens = self.tokenizer.encode(item[1])
+        return {"tokens": tokens} if len(tokens) else None
+
+    def corrupt_chunk(self, chunk: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        tokens = chunk["tokens"][chunk["tokens_segment_ids"] > 0]
+        mask = noise_mask(len(tokens), self.noise_density, self.mean_span, rng)
+        inputs, targets = corrupt(tokens, mask, self.tokenizer.sentinel, self.eos)
+        return encoder_decoder_example(inputs, targets, self.inputs_length, self.targets_length, self.decoder_start)
+
+    def from_stream(self, items: grain.IterDataset) -> grain.IterDataset:
+        chunks = grain.experimental.ConcatThenSplitIterDataset(items, length_struct={"tokens": self.raw_length})
+        return chunks.filter(_corruptible).random_map(self.corrupt_chunk, seed=self.seed)
+
+
+def _corruptible(chunk: dict[str, np.ndarray]) -> bool:
+    """A chunk needs a noise and a non-noise token (only the last chunk of a finite pass can be shorter)."""
+    return int(np.sum(chunk["tokens_segment_ids"] > 0)) >= 2

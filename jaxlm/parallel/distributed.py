@@ -10,6 +10,10 @@ from the arguments (CLI flags) or else from the environment:
 
 With none of them set the run is single-process and nothing happens. CPU processes exchange
 collectives through gloo (the CPU client has no other cross-process transport).
+
+`peer_timeout_s` bounds how long a process waits for the others (see `peers.py`): after it, a
+process whose peer died ends with one line instead of waiting for the runtime's heartbeat
+timeout (`HEARTBEAT_MARGIN_S` later) and its C++ abort.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import os
 import jax
 
 from jaxlm.errors import JaxlmError
+from jaxlm.parallel.peers import PEER_TIMEOUT_S, watch_peers
+
+HEARTBEAT_MARGIN_S = 30
 
 ENV_COORDINATOR = "JAX_COORDINATOR_ADDRESS"
 ENV_NUM_PROCESSES = "JAX_NUM_PROCESSES"
@@ -36,7 +43,8 @@ def _env_int(name: str) -> int | None:
 
 
 def initialize_distributed(
-    coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None
+    coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None,
+    peer_timeout_s: int | None = None,
 ) -> bool:
     """Join the multi-process run described by the arguments or environment; True if one was joined.
 
@@ -47,9 +55,14 @@ def initialize_distributed(
     process_id = process_id if process_id is not None else _env_int(ENV_PROCESS_ID)
     if jax.distributed.is_initialized():
         return True
+    peer_timeout_s = PEER_TIMEOUT_S if peer_timeout_s is None else peer_timeout_s
+    if peer_timeout_s < 1:
+        raise JaxlmError(f"peer timeout {peer_timeout_s} s: give a whole number of seconds >= 1")
+    heartbeat = {"heartbeat_timeout_seconds": peer_timeout_s + HEARTBEAT_MARGIN_S}
     if coordinator == "auto":
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        jax.distributed.initialize()
+        jax.distributed.initialize(**heartbeat)
+        watch_peers(peer_timeout_s)
         return True
     given = {"coordinator": coordinator, "num_processes": num_processes, "process_id": process_id}
     if all(value is None for value in given.values()):
@@ -63,5 +76,8 @@ def initialize_distributed(
     if not 0 <= process_id < num_processes:
         raise JaxlmError(f"process_id={process_id} is outside 0..{num_processes - 1}; fix {ENV_PROCESS_ID}")
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id,
+                               **heartbeat)
+    watch_peers(peer_timeout_s)
     return True
+

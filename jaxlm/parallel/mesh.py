@@ -1,4 +1,4 @@
-"""The device mesh: axes ('data', 'fsdp', 'tensor') sized from the parallel config.
+"""The device mesh: axes ('data', 'stage', 'fsdp', 'context', 'tensor') sized from the parallel config.
 
 Axis types are Auto (GSPMD). Current `jax.make_mesh` defaults to Explicit axes, where every
 operation must be told how its output is sharded and a matmul whose contracting dimension is
@@ -6,7 +6,9 @@ sharded (FSDP's embed axis, Megatron's row-parallel projections) is an error unl
 site spells out the result sharding. Our modules never name mesh axes, so with Auto axes the
 parameters' shardings (from the rule table) and a few activation constraints at block
 boundaries are enough: XLA's propagation inserts the all-gathers, reduce-scatters and
-all-reduces. One model source then runs under every strategy unchanged.
+all-reduces. One model source then runs under every strategy unchanged. The two dimensions
+whose communication XLA cannot infer — ring attention over `context` and the pipeline over
+`stage` — are written out in `context.py` and `pipeline.py` with `jax.shard_map`.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from jax.sharding import AxisType, Mesh
 
 from jaxlm.config import Config, ConfigError, ParallelConfig
 from jaxlm.config.parallel import MESH_AXES
+from jaxlm.nn.hooks import ExecutionHooks
+from jaxlm.parallel.context import ContextParallel, check_sequence
+from jaxlm.parallel.pipeline import GPipe, check_pipeline
 
 
-def mesh_shape(parallel_cfg: ParallelConfig, num_devices: int) -> tuple[int, int, int]:
-    """(data, fsdp, tensor) sizes for `num_devices`, filling the -1 axis; ConfigError if impossible."""
+def mesh_shape(parallel_cfg: ParallelConfig, num_devices: int) -> tuple[int, ...]:
+    """Sizes in MESH_AXES order for `num_devices`, filling the -1 axis; ConfigError if impossible."""
     sizes = parallel_cfg.axis_sizes()
     known = math.prod(s for s in sizes.values() if s != -1)
     fill = [name for name, size in sizes.items() if size == -1]
@@ -66,7 +71,8 @@ def mesh_sizes(mesh: Mesh) -> dict[str, int]:
 
 
 def check_divisibility(cfg: Config, mesh: Mesh) -> None:
-    """ConfigError unless the batch splits over data×fsdp and heads and d_ff over tensor.
+    """ConfigError unless the batch splits over data×fsdp, heads and d_ff over tensor, sequences
+    over context (and tensor, under sequence parallelism) and the layers over stages.
 
     Run once per training run after `make_mesh`; parameters themselves never fail (an axis
     that does not divide a dimension is dropped), so this is where a bad layout is caught.
@@ -86,3 +92,14 @@ def check_divisibility(cfg: Config, mesh: Mesh) -> None:
                 f"model.{key}={value} is not divisible by parallel.tensor={tensor}; "
                 f"set parallel.tensor to a divisor of {value}"
             )
+    check_sequence(cfg, sizes)
+    check_pipeline(cfg, sizes)
+
+
+def execution_hooks(parallel_cfg: ParallelConfig, mesh: Mesh) -> ExecutionHooks:
+    """Ring / all-gather attention when the mesh has context > 1, a GPipe pipeline when stage > 1."""
+    sizes = mesh_sizes(mesh)
+    return ExecutionHooks(
+        context=ContextParallel(parallel_cfg.context_attention) if sizes["context"] > 1 else None,
+        pipeline=GPipe(parallel_cfg.pipeline_microbatches) if sizes["stage"] > 1 else None,
+    )

@@ -1,8 +1,9 @@
 """Sharding strategies as rule tables: logical axis name → mesh axes (or None: replicated).
 
 A strategy is nothing but one of these tables (MaxText's and T5X's idea): the model names its
-axes (`jaxlm.nn.params.LOGICAL_AXES`), the table says where each goes on the
-('data', 'fsdp', 'tensor') mesh. In every table the batch is split over (data, fsdp).
+axes (`jaxlm.nn.params.LOGICAL_AXES`, plus `residual_length` for activations), the table says
+where each goes on the ('data', 'stage', 'fsdp', 'context', 'tensor') mesh. In every table the
+batch is split over (data, fsdp).
 
     dp       parameters replicated; each device runs its slice of the batch.
     fsdp     ZeRO-3: parameters and optimizer state split along 'embed' over fsdp and
@@ -14,6 +15,12 @@ axes (`jaxlm.nn.params.LOGICAL_AXES`), the table says where each goes on the
 dp and dp_tp (and tp) share a table; they differ in which mesh axis fills by default
 (`ParallelConfig.fill_axis`). Activations reuse the same names: a block's [batch, length,
 embed] input has batch on (data, fsdp), so 'embed' cannot take fsdp again and stays whole.
+
+Every table also splits the sequence ('length', 'residual_length') over context and the stacked
+'layers' over stage; an axis of size 1 is dropped, so these rules cost nothing until
+`parallel.context` or `parallel.stage` is set. Sequence parallelism (`sequence_parallel=True`)
+adds tensor to 'residual_length': the residual stream is then split along the sequence over
+context×tensor (see `jaxlm.nn.block`).
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ Rules = tuple[tuple[str, MeshAxes], ...]
 
 _BATCH = ("data", "fsdp")
 
-_UNSHARDED = {"length": None, "kv": None, "layers": None, "relpos_buckets": None}
+_UNSHARDED = {"kv": None, "relpos_buckets": None}
+
+_SPLIT = {"length": "context", "residual_length": "context", "layers": "stage"}
 
 _TABLES: dict[str, dict[str, MeshAxes]] = {
     "dp": {"batch": _BATCH, "embed": None, "heads": None, "mlp": None, "vocab": None},
@@ -44,11 +53,14 @@ _TABLES["dp_tp"] = _TABLES["tp"]
 STRATEGIES: tuple[str, ...] = ("dp", "fsdp", "tp", "dp_tp", "fsdp_tp")
 
 
-def rules_for(strategy: Strategy) -> Rules:
+def rules_for(strategy: Strategy, *, sequence_parallel: bool = False) -> Rules:
     """The rule table of `strategy`: ((logical name, mesh axes | None), ...) over the whole vocabulary."""
     if strategy not in _TABLES:
         raise ConfigError(f"parallel.strategy: {strategy!r} is not one of {', '.join(STRATEGIES)}")
-    return tuple({**_TABLES[strategy], **_UNSHARDED}.items())
+    table = {**_TABLES[strategy], **_UNSHARDED, **_SPLIT}
+    if sequence_parallel:
+        table["residual_length"] = ("context", "tensor")
+    return tuple(table.items())
 
 
 def mesh_axes_for(name: str | None, rules: Rules) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -47,24 +48,36 @@ def state_shardings(abstract_state: Any, mesh: Mesh, rules: Rules) -> Any:
     return jax.tree.map(sharding, abstract_state, is_leaf=_is_variable)
 
 
-def create_sharded_model(model_cfg: ModelConfig, mesh: Mesh, rules: Rules, seed: int = 0) -> nnx.Module:
-    """`build_model(model_cfg, seed=seed)` with every parameter created directly in its shards.
+def sharded_initializer(model_cfg: ModelConfig, mesh: Mesh, rules: Rules) -> tuple[nnx.GraphDef, Any]:
+    """(graphdef, init): the jitted `init(keys) -> state` of `build_model(model_cfg)`, whose
+    out_shardings come from the rule table. keys: [2] typed keys, the params and dropout seeds.
 
-    The state is produced by a jitted initialiser whose out_shardings come from the rule table,
-    so no device ever holds the full model; the values equal the unsharded `build_model`'s.
+    The keys are an argument rather than constants baked into the program: a jitted function of
+    no inputs is one big constant expression, which XLA may try to fold at compile time (slowly,
+    on the host) instead of running it on the devices.
     """
     from jaxlm.models import build_model  # here, not at the top: models → nn.stack → parallel.constraints
 
-    abstract = nnx.eval_shape(lambda: build_model(model_cfg, seed=seed))
+    abstract = nnx.eval_shape(lambda: build_model(model_cfg))
     graphdef, abstract_state = nnx.split(abstract)
-    shardings = state_shardings(abstract_state, mesh, rules)
 
-    @jax.jit(out_shardings=shardings)
-    def init() -> nnx.State:
-        return nnx.split(build_model(model_cfg, seed=seed))[1]
+    @jax.jit(out_shardings=state_shardings(abstract_state, mesh, rules))
+    def init(keys: jax.Array) -> nnx.State:
+        return nnx.split(build_model(model_cfg, rngs=nnx.Rngs(params=keys[0], dropout=keys[1])))[1]
 
+    return graphdef, init
+
+
+def create_sharded_model(model_cfg: ModelConfig, mesh: Mesh, rules: Rules, seed: int = 0) -> nnx.Module:
+    """`build_model(model_cfg, seed=seed)` with every parameter created directly in its shards.
+
+    The state is produced by the jitted `sharded_initializer`, so no device ever holds the full
+    model; the values equal the unsharded `build_model`'s.
+    """
+    graphdef, init = sharded_initializer(model_cfg, mesh, rules)
+    keys = jnp.stack([jax.random.key(seed), jax.random.key(seed + 1)])
     with jax.set_mesh(mesh):
-        state = init()
+        state = init(keys)
     return nnx.merge(graphdef, state)
 
 

@@ -2,19 +2,20 @@
 
 Per token, training costs 6 × (matmul parameters the token passes through) for forward and
 backward, plus attention scores and values: 12 × layers × keys × attention width per token
-(halved for causal self-attention, as MaxText counts). Embedding lookups are free; the
+(halved for causal self-attention, as MaxText counts; `attention_flops`). Embedding lookups are free; the
 unembedding counts once per predicted position (BERT predicts only at the masked positions).
 
-    flops = train_flops(cfg.model, batch)          # shapes are read from the batch dict
+    flops = train_flops(cfg.model, batch)          # shapes are read from the (global) batch dict
     mfu = flops / step_time / devices / peak_flops(jax.devices()[0])
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from typing import Any
 
 import jax
-import numpy as np
 
 from jaxlm.config import ModelConfig
 
@@ -42,38 +43,50 @@ def peak_flops(device: jax.Device) -> float | None:
     return next((peak for name, peak in PEAK_FLOPS if name.lower() in kind.lower()), None)
 
 
-def _block_params(cfg: ModelConfig, cross: bool) -> int:
-    """Matmul parameters of one block: q, k, v, o projections (+ cross-attention) and the MLP."""
+def attention_flops(rows: int, queries: int, keys: int, width: int, *, causal: bool) -> float:
+    """FLOPs of the attention core, forward + backward: scores q·kᵀ and the weighted sum of values
+    are 2 · 2 · queries · keys · width each, the backward pass twice the forward: 12 · rows ·
+    queries · keys · width (heads · head_dim = width), halved when causal (the keys after the query
+    are masked, and a causal kernel skips them)."""
+    return 12 * rows * queries * keys * width / (2 if causal else 1)
+
+
+def train_flops(cfg: ModelConfig, batch: Mapping[str, Any]) -> float:
+    """Model FLOPs (forward + backward) of one training step on `batch` (global shapes).
+
+    Per layer, with P = d_model × heads·head_dim (one attention projection) and M the MLP's
+    matmul parameters: a block costs 6 (4P + M) per token plus its `attention_flops`; a decoder
+    block of an encoder–decoder adds cross-attention: 6 · 2P per target token (query, output),
+    6 · 2P per *source* token (its keys and values are projections of the encoder output) and
+    the attention of the target over the source.
+    """
     inner = cfg.num_heads * cfg.resolved_head_dim
-    attention = 4 * cfg.d_model * inner
+    projection = cfg.d_model * inner
     mlp = (3 if cfg.gated else 2) * cfg.d_model * cfg.d_ff
-    return attention * (2 if cross else 1) + mlp
-
-
-def train_flops(cfg: ModelConfig, batch: Mapping[str, np.ndarray]) -> float:
-    """Model FLOPs (forward + backward) of one training step on `batch` (global shapes)."""
-    inner = cfg.num_heads * cfg.resolved_head_dim
+    block = 6 * (4 * projection + mlp)
     rows, source = batch["inputs"].shape[:2]
     unembed = 6 * cfg.d_model * cfg.vocab_size
+    if cfg.family == "decoder":
+        attention = attention_flops(rows, source, source, inner, causal=True)
+        return float(cfg.num_layers * (rows * source * block + attention) + rows * source * unembed)
+    encoder = cfg.num_layers * (rows * source * block + attention_flops(rows, source, source, inner, causal=False))
     if cfg.family == "encoder":
-        tokens = rows * source
-        flops = tokens * cfg.num_layers * (6 * _block_params(cfg, False) + 12 * source * inner)
+        flops = encoder
         if cfg.pooler:
             flops += rows * 6 * cfg.d_model * cfg.d_model
         if cfg.mlm_head:
-            predicted = rows * batch["mlm_positions"].shape[1] if "mlm_positions" in batch else tokens
+            predicted = rows * batch["mlm_positions"].shape[1] if "mlm_positions" in batch else rows * source
             flops += predicted * (6 * cfg.d_model * cfg.d_model + unembed)
         return float(flops)
-    if cfg.family == "decoder":
-        tokens = rows * source
-        return float(tokens * (cfg.num_layers * (6 * _block_params(cfg, False) + 6 * source * inner) + unembed))
     target = batch["decoder_inputs"].shape[1]
-    encoder = rows * source * cfg.num_layers * (6 * _block_params(cfg, False) + 12 * source * inner)
-    decoder_layer = 6 * _block_params(cfg, True) + 6 * target * inner + 12 * source * inner
-    decoder = rows * target * (cfg.resolved_decoder_layers * decoder_layer + unembed)
-    return float(encoder + decoder)
+    decoder_layer = (
+        rows * target * (block + 6 * 2 * projection) + rows * source * 6 * 2 * projection
+        + attention_flops(rows, target, target, inner, causal=True)
+        + attention_flops(rows, target, source, inner, causal=False)
+    )
+    return float(encoder + cfg.resolved_decoder_layers * decoder_layer + rows * target * unembed)
 
 
-def batch_tokens(batch: Mapping[str, np.ndarray]) -> int:
-    """Token positions processed per step: encoder/decoder inputs, padding included."""
-    return int(sum(np.size(batch[key]) for key in ("inputs", "decoder_inputs") if key in batch))
+def batch_tokens(batch: Mapping[str, Any]) -> int:
+    """Token positions processed per step: encoder/decoder inputs, padding included (global shapes)."""
+    return sum(math.prod(batch[key].shape) for key in ("inputs", "decoder_inputs") if key in batch)

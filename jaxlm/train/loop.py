@@ -2,20 +2,20 @@
 
     result = train(load_config("bert_tiny"))
 
-One step = one loader batch = one optimizer update. Each step's loss is read back (it drives
-the progress bar and the NaN policy); every `log_every` steps the window's mean metrics plus
-tokens/s, step time, TFLOP/s per device and MFU go to the console, `metrics.jsonl` and
-TensorBoard. SIGTERM/SIGINT finish the current step, save a checkpoint and return normally.
+One step = one loader batch = one optimizer update. Step n + 1 is dispatched before step n's
+metrics are read (`reporter.StepReporter`: progress bar, NaN policy, and every `log_every` steps
+the window's mean metrics plus tokens/s, step time, TFLOP/s per device and MFU to the console,
+`metrics.jsonl` and TensorBoard, one row per logged step however often the run resumes), so the
+device never waits for the host. SIGTERM/SIGINT finish the current step, save a checkpoint and
+return (`preemption.py`); a failed save, a dead peer process or too many skipped updates end the
+run with one line (a JaxlmError).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import pathlib
-import signal
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,21 +25,20 @@ import tqdm
 
 from jaxlm import parallel
 from jaxlm.config import Config, ConfigError
-from jaxlm.data import load_tokenizer, make_loader, open_records
+from jaxlm.data import open_records
 from jaxlm.errors import JaxlmError
+from jaxlm.objectives import make_loader
 from jaxlm.paths import writable_directory
-from jaxlm.train import flops
 from jaxlm.train.checkpoint import Checkpointer
-from jaxlm.train.init_from import load_matching_params
 from jaxlm.train.metrics import MetricsWriter
-from jaxlm.train.optimizer import learning_rate_schedule
+from jaxlm.train.params_io import init_params_from
+from jaxlm.train.preemption import StopSignals
+from jaxlm.train.reporter import StepReporter
+from jaxlm.train.run_folder import start_tokenizer, write_run_files
 from jaxlm.train.session import Session, build_session
 
 ALREADY_COMPLETE = "already complete"
-
-
-class NonFiniteLossError(JaxlmError):
-    """The loss (or gradient norm) became NaN/Inf and `train.nan_policy=stop`."""
+AGREE_EVERY = 10
 
 
 @dataclasses.dataclass
@@ -60,35 +59,15 @@ def workdir_for(cfg: Config) -> pathlib.Path:
     return pathlib.Path(cfg.workdir or pathlib.Path("runs") / cfg.name)
 
 
-class StopSignals:
-    """Context manager: SIGTERM/SIGINT set `.received` (the signal name) instead of killing the
-    process, so the loop can save and exit between steps; previous handlers come back on exit."""
-
-    def __init__(self) -> None:
-        self.received = ""
-        self._previous: dict[int, Any] = {}
-
-    def handle(self, signum: int, frame: Any = None) -> None:
-        self.received = signal.Signals(signum).name
-
-    def __enter__(self) -> StopSignals:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(ValueError):  # not the main thread: signals stay as they are
-                self._previous[sig] = signal.signal(sig, self.handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
 def evaluate(session: Session, batches: Iterator[dict[str, np.ndarray]]) -> dict[str, float]:
     """Mean of the eval step's metrics over `batches` (an empty dict when there are none)."""
     totals: dict[str, float] = {}
     count = 0
-    with parallel.use_mesh(session.mesh, session.rules):
+    with parallel.use_mesh(session.mesh, session.rules, session.hooks):
         for batch in batches:
-            metrics = jax.device_get(session.eval_step(session.state["params"], session.put_batch(batch)))
+            metrics = session.eval_step(session.state["params"], session.put_batch(batch))
+            with parallel.waiting_for_peers("an eval step"):
+                metrics = jax.device_get(metrics)
             for key, value in metrics.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
             count += 1
@@ -104,33 +83,6 @@ def evaluate_split(session: Session, cfg: Config, split: str, batches: int, toke
         loader.close()
 
 
-def _window_metrics(cfg: Config, rows: list[dict], seconds: float, step_flops: float, tokens: int) -> dict:
-    means = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key != "finite"}
-    steps = len(rows)
-    step_time = seconds / steps
-    per_device = step_flops / step_time / jax.device_count()
-    peak = flops.peak_flops(jax.devices()[0])
-    means.update(
-        step_time_s=step_time, tokens_per_s=tokens / step_time, tflops_per_device=per_device / 1e12,
-        learning_rate=float(learning_rate_schedule(cfg.train)(rows[-1]["_step"] - 1)),
-    )
-    if peak:
-        means["mfu"] = per_device / peak
-    means.pop("_step")
-    return means
-
-
-def _check_finite(cfg: Config, step: int, loss: float, finite: bool, console: Callable[[str], None]) -> None:
-    if finite:
-        return
-    if cfg.train.nan_policy == "stop":
-        raise NonFiniteLossError(
-            f"loss is {loss} (or the gradient norm is not finite) at step {step}; lower train.learning_rate, "
-            "or set train.nan_policy=skip to skip such updates"
-        )
-    console(f"step {step}: non-finite loss {loss}; update skipped (train.nan_policy=skip)")
-
-
 def train(
     cfg: Config,
     *,
@@ -140,34 +92,51 @@ def train(
 ) -> TrainResult:
     """Train `cfg` in `workdir_for(cfg)`, resuming from its newest good checkpoint.
 
+    SIGTERM/SIGINT are held from here until the last checkpoint is committed: the run stops after
+    the current step with a checkpoint and `stopped_by` names the signal (`preemption.exit_code`).
     stop_at: stop after this step with a checkpoint, as a preemption would (the run resumes
-    from it when called again). Raises `NonFiniteLossError` under `train.nan_policy=stop`.
+    from it when called again). Raises `NonFiniteLossError` under `train.nan_policy=stop` (or
+    past `train.max_skipped_updates`), `CheckpointWriteError` when a save fails and
+    `PeerLostError` when another process of the run dies.
     """
+    with StopSignals() as signals:
+        try:
+            return _train(cfg, signals, stop_at, console, progress)
+        except Exception as error:
+            lost = parallel.peer_lost(error, "an operation shared with the other processes")
+            if lost is None:
+                raise
+            raise lost from None
+
+
+def _train(
+    cfg: Config, signals: StopSignals, stop_at: int | None, console: Callable[[str], None], progress: bool
+) -> TrainResult:
     workdir = writable_directory(workdir_for(cfg), "workdir", "pass --workdir (or workdir=) a writable directory")
     _check_eval_split(cfg)
-    tokenizer = load_tokenizer(cfg)
+    load_params = _init_from(cfg, console)
+    tokenizer = start_tokenizer(cfg, workdir)
     checkpoints = Checkpointer(workdir / "checkpoints", cfg.checkpoint)
-    session = build_session(cfg, load_params=_init_from(cfg, console))
+    session = build_session(cfg, load_params=load_params)
+    restored = checkpoints.restore(session.abstract_state(), cfg)  # another model's checkpoints: refused here
+    write_run_files(cfg, workdir, tokenizer)  # only now: a refused run leaves the workdir as it was
     batches = make_loader(cfg, "train", tokenizer=tokenizer)
-    restored = checkpoints.restore(session.abstract_state())
     if restored is not None:
-        step, session.state, data_state, _ = restored
-        batches.restore(data_state)
-        console(f"resumed from {checkpoints.directory / str(step)}")
+        session.state = restored.state
+        batches.restore(restored.loader_state)
+        console(f"resumed from {checkpoints.directory / str(restored.step)}")
     if session.step >= cfg.train.steps:
         batches.close()
         checkpoints.close()
         console(f"{workdir} is already complete: step {session.step} of train.steps={cfg.train.steps}; to train on, "
                 f"raise train.steps (e.g. train.steps={2 * cfg.train.steps}), or start afresh in a new --workdir")
         return TrainResult(session.step, {}, {}, workdir, ALREADY_COMPLETE, session)
-    writer = MetricsWriter(workdir, console=console)
-    losses: dict[int, float] = {}
+    writer = MetricsWriter(workdir, console=console, resume_step=session.step)
     eval_metrics: dict[str, float] = {}
     stopped_by = ""
 
     def save(metrics: dict | None = None) -> None:
-        if session.step not in checkpoints.steps():
-            checkpoints.save(session.step, session.state, batches.state(), cfg.to_dict(), metrics)
+        checkpoints.save(session.step, session.state, batches.state(), cfg.to_dict(), metrics)
 
     def run_eval() -> dict[str, float]:
         metrics = evaluate_split(session, cfg, "validation", cfg.train.eval_batches, tokenizer)
@@ -177,44 +146,37 @@ def train(
 
     first, total = session.step, cfg.train.steps
     bar = tqdm.tqdm(total=total, initial=first, desc=cfg.name, disable=not progress, dynamic_ncols=True)
-    window: list[dict] = []
-    window_start = time.perf_counter()
-    step_flops = tokens = 0.0
+    reporter = StepReporter(cfg, writer, console, bar, first)
+    step = first  # counted on the host: reading the device's counter would wait for the step
     try:
-        with StopSignals() as signals, parallel.use_mesh(session.mesh, session.rules):
-            while session.step < total and not stopped_by:
-                batch = next(batches)
-                if not step_flops:
-                    step_flops, tokens = flops.train_flops(cfg.model, batch), flops.batch_tokens(batch)
-                session.state, metrics = session.train_step(session.state, session.put_batch(batch))
-                metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-                step = session.step
-                losses[step] = metrics["loss"]
-                _check_finite(cfg, step, metrics["loss"], metrics["finite"] == 1.0, console)
-                bar.update(1)
-                bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-                if step == first + 1:  # the first step compiled: time from here on
-                    window_start = time.perf_counter()
-                else:
-                    window.append({**metrics, "_step": step})
-                if window and (step % cfg.train.log_every == 0 or step == total):
-                    now = time.perf_counter()
-                    writer.write(step, _window_metrics(cfg, window, now - window_start, step_flops, tokens))
-                    window, window_start = [], now
-                paused = time.perf_counter()  # eval and checkpoint time stays out of the step time
-                if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < total:
-                    eval_metrics = run_eval()
-                    save(eval_metrics)
-                elif cfg.checkpoint.every and step % cfg.checkpoint.every == 0:
-                    save()
-                window_start += time.perf_counter() - paused
-                if signals.received:
-                    stopped_by = signals.received
-                elif stop_at is not None and step >= stop_at:
+        with parallel.use_mesh(session.mesh, session.rules, session.hooks):
+            while step < total and not stopped_by:
+                # Agreeing on a signal is an all-gather between processes, a host sync: one process
+                # asks at every step, several every AGREE_EVERY steps (all at the same steps).
+                if jax.process_count() == 1 or step % AGREE_EVERY == 0:
+                    stopped_by = signals.agreed()
+                    if stopped_by:
+                        break
+                checkpoints.check_for_errors()
+                batch = session.put_batch(next(batches))
+                session.state, metrics = session.train_step(session.state, batch)
+                step += 1
+                reporter.push(step, metrics, batch)  # reports step - 1 while this step runs
+                evaluating = cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < total
+                if evaluating or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0):
+                    reporter.flush()  # eval and checkpoint wait for this step anyway
+                    with reporter.paused():
+                        if evaluating:
+                            eval_metrics = run_eval()
+                        save(eval_metrics if evaluating else None)
+                if stop_at is not None and step >= stop_at:
                     stopped_by = f"stop_at={stop_at}"
+            reporter.flush()
         bar.close()
+        stopped_by = stopped_by or signals.agreed()  # a signal after the last step: save before the final eval
         if stopped_by:
             save()
+            checkpoints.wait()
             console(f"stopped by {stopped_by} after step {session.step}; checkpoint saved in {checkpoints.directory}")
         else:
             eval_metrics = run_eval() if cfg.train.eval_batches else {}
@@ -224,7 +186,7 @@ def train(
         batches.close()
         checkpoints.close()
         writer.close()
-    return TrainResult(session.step, losses, eval_metrics, workdir, stopped_by, session)
+    return TrainResult(session.step, reporter.losses, eval_metrics, workdir, stopped_by, session)
 
 
 def _check_eval_split(cfg: Config) -> None:
@@ -240,16 +202,19 @@ def _check_eval_split(cfg: Config) -> None:
 
 
 def _init_from(cfg: Config, console: Callable[[str], None]) -> Callable | None:
-    """A `load_params(model)` hook for `train.init_from` (a model-only checkpoint directory)."""
+    """A `load_params(model)` hook for `train.init_from` (a model-only checkpoint or a run's workdir)."""
     if not cfg.train.init_from:
         return None
     directory = pathlib.Path(cfg.train.init_from).expanduser()
     if not directory.is_dir():
-        raise JaxlmError(f"train.init_from: '{directory}' is not a directory; give a model-only checkpoint")
+        raise JaxlmError(f"train.init_from: '{directory}' is not a directory; give a model-only checkpoint "
+                         "or a run's workdir")
 
     def load(model: Any) -> None:
-        fresh, dropped = load_matching_params(directory, model)
-        console(f"initialised from {directory}; fresh: {', '.join(fresh) or 'none'}; "
-                f"unused from the checkpoint: {', '.join(dropped) or 'none'}")
+        report = init_params_from(directory, model)
+        total = len(report.loaded) + len(report.fresh)
+        fresh, unused = ", ".join(report.fresh) or "none", ", ".join(report.unused) or "none"
+        console(f"initialised {len(report.loaded)} of {total} parameter arrays ({report.values:,} values) from "
+                f"{directory}; fresh: {fresh}; unused: {unused}")
 
     return load

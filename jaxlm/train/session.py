@@ -19,6 +19,7 @@ from jax.sharding import Mesh
 
 from jaxlm import parallel
 from jaxlm.config import Config, ConfigError
+from jaxlm.nn.hooks import ExecutionHooks
 from jaxlm.objectives import get_objective
 from jaxlm.train.checkpoint import abstract_state
 from jaxlm.train.optimizer import make_optimizer
@@ -40,6 +41,7 @@ class Session:
     cfg: Config
     mesh: Mesh
     rules: parallel.Rules
+    hooks: ExecutionHooks
     graphdef: nnx.GraphDef
     rngs: nnx.State
     tx: optax.GradientTransformation
@@ -76,13 +78,23 @@ def _check_microbatches(cfg: Config, mesh: Mesh) -> None:
         )
 
 
+def _check_trainable_dtype(cfg: Config) -> None:
+    if cfg.model.dtype == "float16":
+        raise ConfigError(
+            "model.dtype=float16: training in float16 needs loss scaling, which jaxlm does not do; "
+            "use model.dtype=bfloat16"
+        )
+
+
 def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | None = None) -> Session:
     """Mesh from `cfg.parallel`, the model born sharded (then `load_params(model)` if given, e.g.
     a fine-tuning start), AdamW state with the parameters' shardings, and the jitted steps."""
+    _check_trainable_dtype(cfg)
     mesh = parallel.make_mesh(cfg.parallel)
     parallel.check_divisibility(cfg, mesh)
     _check_microbatches(cfg, mesh)
-    rules = parallel.rules_for(cfg.parallel.strategy)
+    rules = parallel.rules_for(cfg.parallel.strategy, sequence_parallel=cfg.parallel.sequence_parallel)
+    hooks = parallel.execution_hooks(cfg.parallel, mesh)
     model = parallel.create_sharded_model(cfg.model, mesh, rules, seed=cfg.train.seed)
     if load_params is not None:
         load_params(model)
@@ -95,12 +107,12 @@ def build_session(cfg: Config, *, load_params: Callable[[nnx.Module], None] | No
     shardings = parallel.state_shardings(jax.eval_shape(init, params), mesh, rules)
     with parallel.use_mesh(mesh, rules):
         state = jax.jit(init, out_shardings=shardings)(params)
-    loss = get_objective(cfg.data.objective).loss
+    objective = get_objective(cfg.data.objective)
     batch_sharding = parallel.batch_sharding(mesh)
     train_step = jit_train_step(
-        make_train_step(graphdef, rngs, loss, tx, microbatches=cfg.train.microbatches,
+        make_train_step(graphdef, rngs, objective, tx, microbatches=cfg.train.microbatches,
                         skip_nonfinite=cfg.train.nan_policy == "skip"),
         shardings, batch_sharding,
     )
-    eval_step = jit_eval_step(make_eval_step(graphdef, rngs, loss), shardings["params"], batch_sharding)
-    return Session(cfg, mesh, rules, graphdef, rngs, tx, state, shardings, train_step, eval_step)
+    eval_step = jit_eval_step(make_eval_step(graphdef, rngs, objective), shardings["params"], batch_sharding)
+    return Session(cfg, mesh, rules, hooks, graphdef, rngs, tx, state, shardings, train_step, eval_step)

@@ -8,9 +8,12 @@ Dropout is a pure function of (seed, step, microbatch): every dropout stream's k
 model's initial key for that layer folded with the global microbatch index, so no RNG state
 needs saving and a resumed run draws exactly the masks an uninterrupted one would.
 
-Gradient accumulation is an explicit `lax.scan` over `microbatches` equal slices of the batch:
-the mean of their gradients (and metrics) feeds one optimizer update. With equal-weight losses
-(a mean over the same number of tokens per slice) this equals one step on the whole batch.
+Gradient accumulation is an explicit `lax.scan` over `microbatches` slices of the batch. Each
+loss term is normalised by the whole batch's weight W (`Objective.weights`, known from the batch
+alone) and the metrics are (sum, weight) pairs, so the summed gradients and pairs of any number of
+microbatches equal one step on the whole batch, however the weights fall (BERT's masked
+positions, padding of packed rows). Microbatch j takes rows j, j + n, j + 2n, … (strided): every
+device's block of rows holds its share of every microbatch, so no data moves between devices.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+
+from jaxlm.objectives import Objective
 
 TrainState = dict[str, Any]
 Batch = Mapping[str, jax.Array]
@@ -43,25 +48,31 @@ def _is_key(x: Any) -> bool:
     return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
+def _fold_in(keys: jax.Array, index: jax.Array) -> jax.Array:
+    """fold_in applied to every key of a key array of any shape (scanned layers stack a
+    [layers] axis of keys)."""
+    flat = keys.reshape(-1)
+    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(flat, index).reshape(keys.shape)
+
+
 def rngs_for(rngs: nnx.State, index: jax.Array) -> nnx.State:
     """The dropout streams for global microbatch `index`: each key folded with it, counters reset."""
-    return jax.tree.map(
-        lambda x: jax.random.fold_in(x, index) if _is_key(x) else jnp.zeros_like(x), rngs
-    )
+    return jax.tree.map(lambda x: _fold_in(x, index) if _is_key(x) else jnp.zeros_like(x), rngs)
 
 
-def _split_microbatches(batch: Batch, n: int) -> dict[str, jax.Array]:
+def strided_microbatches(batch: Batch, n: int) -> dict[str, jax.Array]:
+    """[rows, ...] arrays → [n, rows / n, ...]; microbatch j holds rows j, j + n, j + 2n, …"""
     def split(x: jax.Array) -> jax.Array:
         if x.shape[0] % n:
             raise ValueError(f"batch of {x.shape[0]} rows does not split into {n} microbatches")
-        return x.reshape(n, x.shape[0] // n, *x.shape[1:])
+        return jnp.swapaxes(x.reshape(x.shape[0] // n, n, *x.shape[1:]), 0, 1)
     return {k: split(v) for k, v in batch.items()}
 
 
 def make_train_step(
     graphdef: nnx.GraphDef,
     rngs: nnx.State,
-    loss_fn: Callable[..., tuple[jax.Array, Metrics]],
+    objective: Objective,
     tx: optax.GradientTransformation,
     *,
     microbatches: int = 1,
@@ -69,33 +80,35 @@ def make_train_step(
 ) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
     """A pure `step(state, batch) -> (state, metrics)`.
 
-    loss_fn(model, batch, deterministic=...) -> (loss, metrics): an objective's `loss`.
-    metrics gain 'grad_norm' (before clipping) and 'finite' (1.0 when loss and gradients are
-    finite). With `skip_nonfinite` a non-finite step leaves params and optimizer
-    state untouched (the step counter still advances, so the data moves on).
+    objective: an `Objective` (forward pass, loss terms, metric pairs). metrics are its finalized
+    metrics plus 'grad_norm' (before clipping) and 'finite' (1.0 when loss and gradients are
+    finite). With `skip_nonfinite` a non-finite step leaves params and optimizer state
+    untouched (the step counter still advances, so the data moves on).
     """
 
-    def micro_loss(params: nnx.State, micro: Batch, index: jax.Array) -> tuple[jax.Array, Metrics]:
+    def micro_loss(params: nnx.State, micro: Batch, index: jax.Array, weights: Mapping) -> tuple[jax.Array, Any]:
         model = nnx.merge(graphdef, params, rngs_for(rngs, index))
-        return loss_fn(model, micro, deterministic=False)
+        return objective.loss(model, micro, deterministic=False, weights=weights)
 
-    grad_fn = jax.value_and_grad(micro_loss, has_aux=True)
+    grad_fn = jax.grad(micro_loss, has_aux=True)
 
     def step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         params, first = state["params"], state["step"] * microbatches
+        weights = objective.weights(batch)
         if microbatches == 1:
-            (_, metrics), grads = grad_fn(params, batch, first)
+            grads, pairs = grad_fn(params, batch, first, weights)
         else:
-            def accumulate(total: nnx.State, xs: tuple[Batch, jax.Array]) -> tuple[nnx.State, Metrics]:
+            def accumulate(totals: tuple, xs: tuple[Batch, jax.Array]) -> tuple[tuple, None]:
                 micro, index = xs
-                (_, metrics), grads = grad_fn(params, micro, index)
-                return jax.tree.map(jnp.add, total, grads), metrics
+                grads, pairs = grad_fn(params, micro, index, weights)
+                return jax.tree.map(jnp.add, totals, (grads, pairs)), None
 
-            zeros = jax.tree.map(jnp.zeros_like, params)
+            micro = strided_microbatches(batch, microbatches)
+            zeros = jax.eval_shape(grad_fn, params, jax.tree.map(lambda x: x[0], micro), first, weights)
+            zeros = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), zeros)
             indices = first + jnp.arange(microbatches)
-            grads, stacked = jax.lax.scan(accumulate, zeros, (_split_microbatches(batch, microbatches), indices))
-            grads = jax.tree.map(lambda g: g / microbatches, grads)
-            metrics = jax.tree.map(lambda m: jnp.mean(m, axis=0), stacked)
+            (grads, pairs), _ = jax.lax.scan(accumulate, zeros, (micro, indices))
+        metrics = objective.finalize(pairs)
         grad_norm = optax.global_norm(grads)
         finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(grad_norm)
         updates, opt_state = tx.update(grads, state["opt_state"], params)
@@ -111,13 +124,13 @@ def make_train_step(
 
 
 def make_eval_step(
-    graphdef: nnx.GraphDef, rngs: nnx.State, loss_fn: Callable[..., tuple[jax.Array, Metrics]]
+    graphdef: nnx.GraphDef, rngs: nnx.State, objective: Objective
 ) -> Callable[[nnx.State, Batch], Metrics]:
     """A pure `eval_step(params, batch) -> metrics` (deterministic: no dropout)."""
 
     def eval_step(params: nnx.State, batch: Batch) -> Metrics:
-        _, metrics = loss_fn(nnx.merge(graphdef, params, rngs), batch, deterministic=True)
-        return metrics
+        _, pairs = objective.loss(nnx.merge(graphdef, params, rngs), batch, deterministic=True)
+        return objective.finalize(pairs)
 
     return eval_step
 

@@ -74,7 +74,7 @@ def test_unknown_data_key_is_a_config_error():
 
 def test_sequences_longer_than_the_learned_position_table_are_refused_by_the_loader():
     from jaxlm.config import load_config
-    from jaxlm.data import make_loader
+    from jaxlm.objectives import make_loader
 
     cfg = load_config("gpt2_tiny", ["data.seq_length=200"])
     with pytest.raises(ConfigError, match=r"data.seq_length: 200 tokens exceed .*model.max_length=128"):

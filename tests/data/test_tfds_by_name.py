@@ -5,7 +5,8 @@ import pytest
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
-from jaxlm.data import make_loader, open_records  # noqa: E402
+from jaxlm.data import open_records  # noqa: E402
+from jaxlm.objectives import make_loader  # noqa: E402
 from tests.data.conftest import make_config  # noqa: E402
 
 

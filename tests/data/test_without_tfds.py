@@ -5,8 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-from jaxlm.data import make_loader, open_records
+from jaxlm.data import open_records
 from jaxlm.errors import JaxlmError
+from jaxlm.objectives import make_loader
 from tests.data.conftest import make_config
 
 

@@ -10,14 +10,16 @@ import pytest
 
 from jaxlm.config import load_config
 from jaxlm.models import build_model
-from jaxlm.nn.attention_core import attention_weights, combine_values, fused_attention
+from jaxlm.nn.attention_core import attention_weights, combine_values, fused_segment_attention
 from jaxlm.nn.masks import attention_mask
 
 pytestmark = pytest.mark.skipif(jax.default_backend() != "gpu", reason="needs a GPU")
 
 
+@pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("causal", [False, True])
-def test_cudnn_core_matches_reference_with_padding(causal):
+def test_cudnn_core_matches_reference_with_padding(causal, packed):
+    """packed=False: is_causal and sequence lengths; packed=True: the dense mask (and is_causal)."""
     batch, length, heads, head_dim = 2, 128, 4, 64
     keys = jax.random.split(jax.random.key(0), 3)
     q, k, v = (jax.random.normal(key, (batch, length, heads, head_dim), jnp.bfloat16) for key in keys)
@@ -27,7 +29,7 @@ def test_cudnn_core_matches_reference_with_padding(causal):
     expected = combine_values(
         attention_weights(*(x.astype(jnp.float32) for x in (q, k)), mask, None, scale), v.astype(jnp.float32)
     )
-    out = fused_attention(q, k, v, mask, None, scale, "cudnn")
+    out = fused_segment_attention(q, k, v, segments, segments, None, scale, "cudnn", causal=causal, packed=packed)
     real = np.asarray(segments, bool)
     error = np.abs(np.asarray(out, np.float32) - np.asarray(expected))[real]
     assert error.max() < 2e-2

@@ -11,6 +11,7 @@ import numpy as np
 from flax import nnx
 
 from jaxlm.config import ModelConfig
+from jaxlm.data import Tokenizer
 from jaxlm.models import build_model
 
 VOCAB = 16
@@ -33,13 +34,14 @@ WORDS = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", 
          "big", "red"]
 
 
-class WordTokenizer:
-    """A whitespace tokenizer over WORDS (VOCAB words) with the ids of the tokenizer protocol."""
+class WordTokenizer(Tokenizer):
+    """A whitespace tokenizer over WORDS (VOCAB words) with the ids of the tokenizer interface."""
 
+    path, vocab_size = "words", len(WORDS)
     pad_id, cls_id, sep_id, mask_id, bos_id, eos_id = 0, 1, 2, 3, 1, 2
 
-    def encode(self, text: str) -> list[int]:
-        return [WORDS.index(word) for word in text.split()]
+    def encode(self, text: str) -> np.ndarray:
+        return np.array([WORDS.index(word) for word in text.split()], np.int32)
 
     def decode(self, ids) -> str:
         return " ".join(WORDS[int(i)] for i in ids if int(i) != self.pad_id)

@@ -4,9 +4,9 @@ stand-in for the run's tokenizer."""
 import numpy as np
 import pytest
 
-import jaxlm.data
+import jaxlm.train.trained
 from jaxlm.cli import main
-from jaxlm.config import Config
+from jaxlm.config import Config, DataConfig
 from jaxlm.infer.generate import generate
 from jaxlm.models import build_model
 from jaxlm.train.params_io import save_params
@@ -16,7 +16,7 @@ from tests.infer.helpers import WordTokenizer, encoder_config, tiny_model
 @pytest.fixture
 def word_tokenizer(monkeypatch):
     tokenizer = WordTokenizer()
-    monkeypatch.setattr(jaxlm.data, "load_tokenizer", lambda cfg: tokenizer)
+    monkeypatch.setattr(jaxlm.train.trained, "run_tokenizer", lambda cfg, folder: tokenizer)
     return tokenizer
 
 
@@ -37,7 +37,7 @@ def test_generate_command_prints_the_greedy_continuation_of_each_prompt(tmp_path
 
 def test_fill_mask_command_fills_each_mask_and_lists_candidates(tmp_path, word_tokenizer, capsys):
     cfg = encoder_config()
-    save_params(tmp_path / "bert", build_model(cfg), Config(model=cfg))
+    save_params(tmp_path / "bert", build_model(cfg), Config(model=cfg, data=DataConfig(objective="mlm_nsp")))
     assert main(["fill-mask", str(tmp_path / "bert"), "--text", "the [MASK] sat on [MASK] mat", "--top-k", "2"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and lines[0].startswith("the ") and "[MASK]" not in lines[0]
@@ -50,4 +50,5 @@ def test_commands_report_user_errors_in_one_line(tmp_path, capsys):
     assert main(["generate", "gpt2_tiny", "--workdir", str(tmp_path / "run"), "--prompt", "x"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
-    assert "no checkpoint" in errors[2]
+    assert errors[2].startswith(f"error: no run in {tmp_path / 'run'}")
+    assert not (tmp_path / "run").exists()  # read-only: nothing created

@@ -9,11 +9,13 @@ from numpy_references import allowed, attention
 from jaxlm.config import ModelConfig
 from jaxlm.nn.attention import MultiHeadAttention
 from jaxlm.nn.attention_core import attention_weights, combine_values, fused_attention
-from jaxlm.nn.masks import attention_mask
+from jaxlm.nn.masks import attention_mask, sequence_lengths
 
 B, L, H, D = 2, 6, 2, 4
 # row 0: one document then two pads; row 1: two packed documents.
 SEGMENTS = np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 2, 2, 2]], np.int32)
+# one document per row, padding last: what `packed=False` promises.
+UNPACKED = np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], np.int32)
 
 
 def random_qkv(seed=0, lq=L, lk=L):
@@ -55,11 +57,25 @@ def test_attention_core_matches_reference(impl, with_bias, causal):
     if impl == "reference":
         out = combine_values(attention_weights(q, k, mask, bias, 0.5), v)
     else:
-        out = fused_attention(q, k, v, mask, bias, 0.5, "xla")
+        out = fused_attention(q, k, v, bias, 0.5, "xla", mask=mask, is_causal=causal)
     expected, _ = attention(q, k, v, allowed(SEGMENTS, SEGMENTS, causal=causal), bias, 0.5)
     rows = real_rows(SEGMENTS)
     np.testing.assert_allclose(np.asarray(out)[rows], expected[rows], rtol=1e-5, atol=1e-5)
     assert np.all(np.isfinite(np.asarray(out))), "fully masked (padding) queries must stay finite"
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_fused_core_with_causality_and_lengths_instead_of_a_mask_matches_reference(with_bias, causal):
+    q, k, v = random_qkv(1)
+    bias = t5_style_bias() if with_bias else None
+    lengths = sequence_lengths(UNPACKED)
+    np.testing.assert_array_equal(lengths, [4, 6])
+    out = fused_attention(q, k, v, bias, 0.5, "xla", is_causal=causal, query_lengths=lengths, key_lengths=lengths)
+    expected, _ = attention(q, k, v, allowed(UNPACKED, UNPACKED, causal=causal), bias, 0.5)
+    rows = real_rows(UNPACKED)
+    np.testing.assert_allclose(np.asarray(out)[rows], expected[rows], rtol=1e-5, atol=1e-5)
+    assert np.all(np.isfinite(np.asarray(out))), "padding queries must stay finite"
 
 
 def test_reference_weights_are_zero_on_masked_keys_and_sum_to_one():
@@ -136,6 +152,34 @@ def test_cross_attention_module_attends_to_the_same_segment_of_the_context(impl)
     out, _ = module(x, query_segments, context=context, context_segments=SEGMENTS)
     expected = reference_multi_head(
         module_weights(module), x, context, allowed(query_segments, SEGMENTS, causal=False), None, D**-0.5
+    )
+    rows = real_rows(query_segments)
+    np.testing.assert_allclose(np.asarray(out)[rows], expected[rows], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_unpacked_self_attention_module_takes_lengths_and_matches_reference(causal):
+    module = MultiHeadAttention(tiny_attention_config("xla"), causal=causal, rngs=nnx.Rngs(7))
+    x = np.random.default_rng(8).normal(size=(B, L, H * D)).astype(np.float32)
+    out, _ = module(x, UNPACKED, packed=False)
+    expected = reference_multi_head(
+        module_weights(module), x, x, allowed(UNPACKED, UNPACKED, causal=causal), None, D**-0.5
+    )
+    rows = real_rows(UNPACKED)
+    np.testing.assert_allclose(np.asarray(out)[rows], expected[rows], rtol=1e-4, atol=1e-5)
+    dense, _ = module(x, UNPACKED)
+    np.testing.assert_allclose(np.asarray(out)[rows], np.asarray(dense)[rows], rtol=1e-5, atol=1e-6)
+
+
+def test_unpacked_cross_attention_module_takes_lengths_and_matches_reference():
+    module = MultiHeadAttention(tiny_attention_config("xla"), causal=False, cross=True, rngs=nnx.Rngs(2))
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(B, 3, H * D)).astype(np.float32)
+    context = rng.normal(size=(B, L, H * D)).astype(np.float32)
+    query_segments = np.array([[1, 1, 0], [1, 1, 1]], np.int32)
+    out, _ = module(x, query_segments, context=context, context_segments=UNPACKED, packed=False)
+    expected = reference_multi_head(
+        module_weights(module), x, context, allowed(query_segments, UNPACKED, causal=False), None, D**-0.5
     )
     rows = real_rows(query_segments)
     np.testing.assert_allclose(np.asarray(out)[rows], expected[rows], rtol=1e-4, atol=1e-5)

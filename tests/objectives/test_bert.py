@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from jaxlm.objectives.bert import BertRecipe, document_instances, mask_tokens, truncate_pair
+from jaxlm.errors import JaxlmError
+from jaxlm.objectives.bert import BertExamples, BertRecipe, document_instances, mask_tokens, truncate_pair
+from tests.objectives.conftest import NumberTokenizer, rows_in_order
 
 CLS, SEP, MASK, V = 4, 5, 6, 1000
 
@@ -17,6 +19,21 @@ def corpus(rng, docs=40):
             for d in range(docs)]
 
 
+def random_segment(docs, index, rng):
+    """About n tokens from a random start of a random other document of `docs`."""
+
+    def segment(n):
+        other = docs[(index + int(rng.integers(1, len(docs)))) % len(docs)]
+        tokens = []
+        for sentence in other[int(rng.integers(len(other))) :]:
+            tokens.extend(sentence.tolist())
+            if len(tokens) >= n:
+                break
+        return tokens
+
+    return segment
+
+
 @pytest.fixture(scope="module")
 def instances():
     rng = np.random.default_rng(0)
@@ -25,7 +42,7 @@ def instances():
     out = []
     for _ in range(12):
         for i in range(len(docs)):
-            out.extend(document_instances(docs, i, r, rng))
+            out.extend(document_instances(docs[i], r, rng, random_segment(docs, i, rng)))
     return out
 
 
@@ -111,3 +128,37 @@ def test_whole_word_masking_masks_all_pieces_of_a_word():
             span = set(range(start, start + len(word)))
             assert span <= chosen or not span & chosen
             start += len(word)
+
+
+def _documents_of(x):
+    """(documents of segment A, documents of segment B) from the unmasked tokens of an instance."""
+    n = int(x["segments"].sum())
+    tokens, types = x["inputs"][:n].copy(), x["token_types"][:n]
+    chosen = x["mlm_weights"] > 0
+    tokens[x["mlm_positions"][chosen]] = x["mlm_targets"][chosen]  # undo the masking
+    real = (tokens != CLS) & (tokens != SEP)
+    return set(tokens[real & (types == 0)] - 100), set(tokens[real & (types == 1)] - 100)
+
+
+def test_loader_nsp_negatives_come_from_other_documents_across_the_whole_corpus():
+    documents = 300
+    records = [" ".join(f"{100 + d} {100 + d} {100 + d} {100 + d}." for _ in range(4)) for d in range(documents)]
+    r = BertRecipe(seq_length=32, max_predictions=5, vocab_size=1000, cls_id=CLS, sep_id=SEP, mask_id=MASK,
+                   random_low=950, random_high=1000)
+    rows = rows_in_order(BertExamples(r, NumberTokenizer(), records, seed=0), records)
+    negatives = []
+    for x in rows:
+        (a,), (b,) = _documents_of(x)
+        assert (a != b) == bool(x["nsp_labels"]), "label 1 exactly when B comes from another document"
+        if x["nsp_labels"]:
+            negatives.append((a, b))
+    assert len(negatives) > 100
+    assert len({b for _, b in negatives}) > 100, "negatives are drawn from many documents"
+    far = np.mean([abs(a - b) > 64 for a, b in negatives])
+    assert far > 0.4, "negatives reach beyond a window of neighbouring documents"
+
+
+def test_bert_examples_need_two_documents():
+    r = recipe()
+    with pytest.raises(JaxlmError, match=r"mlm_nsp draws NSP negatives from other documents but a split has 1"):
+        BertExamples(r, NumberTokenizer(), ["101 102 103."], seed=0)

@@ -8,12 +8,11 @@ import pathlib
 from collections.abc import Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxlm import parallel
 from jaxlm.config import CheckpointConfig, Config, load_config
+from jaxlm.objectives import Objective, Term
 from jaxlm.train.checkpoint import Checkpointer, abstract_state
 from jaxlm.train.optimizer import make_optimizer
 from jaxlm.train.step import init_train_state, jit_train_step, make_train_step, split_model
@@ -27,12 +26,28 @@ TINY = (
 )
 
 # Mesh overrides per strategy on 8 devices; every axis of the mesh is exercised somewhere.
-STRATEGY_MESH = {
+STRATEGY_MESH: dict[str, tuple[str, ...]] = {
     "dp": (),                                            # data=8
     "fsdp": (),                                          # fsdp=8
     "tp": ("parallel.data=2",),                          # data=2, tensor=4
     "dp_tp": ("parallel.tensor=2",),                     # data=4, tensor=2
     "fsdp_tp": ("parallel.data=2", "parallel.tensor=2"),  # data=2, fsdp=2, tensor=2
+}
+
+# The dimensions that split sequences and layer stacks, alone and with fsdp/tp, each as
+# (strategy, overrides) on 8 devices. They run a scanned 2-layer stack (stages split it)
+# without dropout: pipeline microbatches and the context devices' token order draw different
+# (equally valid) dropout masks than one device does.
+SPLIT_MODEL = ("model.num_layers=2", "model.scan_layers=true", "model.dropout_rate=0")
+SPLIT_LAYOUTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "context_all_gather": ("dp", ("parallel.context=4", "parallel.context_attention=all_gather")),  # data=2
+    "sequence_tp": ("tp", ("parallel.data=2", "parallel.sequence_parallel=true")),  # data=2, tensor=4
+    "context_sequence_fsdp_tp": ("fsdp_tp", ("parallel.context=2", "parallel.tensor=2",
+                                             "parallel.sequence_parallel=true")),   # fsdp=2, context=2, tensor=2
+    "stage_fsdp_tp": ("fsdp_tp", ("parallel.stage=2", "parallel.tensor=2",
+                                  "parallel.pipeline_microbatches=2")),             # stage=2, fsdp=2, tensor=2
+    "stage_context_sequence_tp": ("dp_tp", ("parallel.stage=2", "parallel.context=2", "parallel.sequence_parallel=true",
+                                            "parallel.pipeline_microbatches=2")),  # stage=2, context=2, tensor=2
 }
 
 SEQ, TARGET, PREDICTIONS = 16, 8, 4
@@ -42,6 +57,12 @@ def tiny_config(family: str, strategy: str = "dp", extra: Sequence[str] = ()) ->
     """A tiny float32 model of `family` with the mesh overrides of `strategy`."""
     overrides = [*TINY, f"parallel.strategy={strategy}", *STRATEGY_MESH[strategy], *extra]
     return load_config(PRESETS[family], overrides)
+
+
+def split_config(family: str, layout: str | None = None) -> Config:
+    """The scanned, dropout-free tiny model of `family` on one of SPLIT_LAYOUTS (None: plain dp)."""
+    strategy, overrides = SPLIT_LAYOUTS[layout] if layout else ("dp", ())
+    return tiny_config(family, strategy, [*SPLIT_MODEL, *overrides])
 
 
 def global_batch(cfg: Config, step: int) -> dict[str, np.ndarray]:
@@ -66,24 +87,23 @@ def process_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: np.split(v, n)[i] for k, v in batch.items()}
 
 
-def _cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels).mean()
-
-
-def loss_fn(model, batch, *, deterministic: bool):
-    """Mean token cross-entropy of the family's main head (plus NSP for the encoder)."""
+def _forward(model, batch, deterministic: bool) -> dict:
     family = model.config.family
     if family == "encoder":
-        out = model(batch["inputs"], token_types=batch["token_types"], mlm_positions=batch["mlm_positions"],
-                    deterministic=deterministic)
-        loss = _cross_entropy(out["mlm_logits"], batch["mlm_targets"]) + _cross_entropy(
-            out["nsp_logits"], batch["nsp_labels"])
-    elif family == "decoder":
-        loss = _cross_entropy(model(batch["inputs"], deterministic=deterministic)["logits"], batch["targets"])
-    else:
-        out = model(batch["inputs"], batch["decoder_inputs"], deterministic=deterministic)
-        loss = _cross_entropy(out["logits"], batch["targets"])
-    return loss, {"loss": loss}
+        return model(batch["inputs"], token_types=batch["token_types"], mlm_positions=batch["mlm_positions"],
+                     deterministic=deterministic)
+    if family == "decoder":
+        return model(batch["inputs"], deterministic=deterministic)
+    return model(batch["inputs"], batch["decoder_inputs"], deterministic=deterministic)
+
+
+# Mean token cross-entropy of the family's main head (plus NSP for the encoder): the terms whose
+# logits the model outputs.
+OBJECTIVE = Objective("harness", _forward, (
+    Term("mlm_loss", "mlm_accuracy", "mlm_logits", "mlm_targets"),
+    Term("nsp_loss", "nsp_accuracy", "nsp_logits", "nsp_labels"),
+    Term("token_loss", "token_accuracy", "logits", "targets"),
+))
 
 
 class ShardedRun:
@@ -93,7 +113,8 @@ class ShardedRun:
         self.cfg = cfg
         self.mesh = parallel.make_mesh(cfg.parallel, devices)
         parallel.check_divisibility(cfg, self.mesh)
-        self.rules = parallel.rules_for(cfg.parallel.strategy)
+        self.rules = parallel.rules_for(cfg.parallel.strategy, sequence_parallel=cfg.parallel.sequence_parallel)
+        self.hooks = parallel.execution_hooks(cfg.parallel, self.mesh)
         model = parallel.create_sharded_model(cfg.model, self.mesh, self.rules, seed)
         graphdef, params, rngs = split_model(model)
         tx = make_optimizer(cfg.train)
@@ -101,7 +122,7 @@ class ShardedRun:
         self.shardings = parallel.state_shardings(shapes, self.mesh, self.rules)
         self.abstract = abstract_state(shapes, self.shardings)
         self.state = jax.jit(lambda p: init_train_state(p, tx), out_shardings=self.shardings)(params)
-        step = make_train_step(graphdef, rngs, loss_fn, tx)
+        step = make_train_step(graphdef, rngs, OBJECTIVE, tx)
         self.step_fn = jit_train_step(step, self.shardings, parallel.batch_sharding(self.mesh))
 
     def train(self, steps: Sequence[int]) -> list[float]:
@@ -109,7 +130,7 @@ class ShardedRun:
         losses = []
         for step in steps:
             batch = parallel.shard_batch(process_rows(global_batch(self.cfg, step)), self.mesh)
-            with parallel.use_mesh(self.mesh, self.rules):
+            with parallel.use_mesh(self.mesh, self.rules, self.hooks):
                 self.state, metrics = self.step_fn(self.state, batch)
             losses.append(float(metrics["loss"]))
         return losses
@@ -125,6 +146,6 @@ class ShardedRun:
     def restore(self, directory: str | pathlib.Path) -> int:
         """Load the newest checkpoint onto this run's mesh; its step."""
         ckpt = self.checkpointer(directory)
-        step, self.state, _, _ = ckpt.restore(self.abstract)
+        step, self.state, _, _ = ckpt.restore(self.abstract, self.cfg)
         ckpt.close()
         return step

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import numpy as np
 import pytest
 from jax.sharding import AxisType
 
@@ -22,29 +23,31 @@ def test_conftest_gives_eight_devices():
 @pytest.mark.parametrize(
     ("overrides", "shape"),
     [
-        ((), (8, 1, 1)),
-        (("parallel.strategy=fsdp",), (1, 8, 1)),
-        (("parallel.strategy=tp",), (1, 1, 8)),
-        (("parallel.strategy=dp_tp", "parallel.tensor=2"), (4, 1, 2)),
-        (("parallel.strategy=fsdp_tp", "parallel.tensor=2"), (1, 4, 2)),
-        (("parallel.strategy=fsdp_tp", "parallel.data=-1", "parallel.fsdp=2", "parallel.tensor=2"), (2, 2, 2)),
-        (("parallel.strategy=fsdp", "parallel.data=2"), (2, 4, 1)),
+        ((), (8, 1, 1, 1, 1)),
+        (("parallel.strategy=fsdp",), (1, 1, 8, 1, 1)),
+        (("parallel.strategy=tp",), (1, 1, 1, 1, 8)),
+        (("parallel.strategy=dp_tp", "parallel.tensor=2"), (4, 1, 1, 1, 2)),
+        (("parallel.strategy=fsdp_tp", "parallel.tensor=2"), (1, 1, 4, 1, 2)),
+        (("parallel.strategy=fsdp_tp", "parallel.data=-1", "parallel.fsdp=2", "parallel.tensor=2"), (2, 1, 2, 1, 2)),
+        (("parallel.strategy=fsdp", "parallel.data=2"), (2, 1, 4, 1, 1)),
+        (("parallel.context=2", "parallel.stage=2"), (2, 2, 1, 2, 1)),
+        (("parallel.strategy=fsdp_tp", "parallel.context=2", "parallel.tensor=2"), (1, 1, 2, 2, 2)),
     ],
 )
 def test_mesh_shape_fills_the_strategy_axis_or_the_minus_one_axis(overrides, shape):
     mesh = parallel.make_mesh(config(*overrides).parallel)
-    assert mesh.axis_names == ("data", "fsdp", "tensor")
+    assert mesh.axis_names == ("data", "stage", "fsdp", "context", "tensor") == parallel.MESH_AXES
     assert mesh.devices.shape == shape
 
 
 def test_mesh_axes_are_auto():
     mesh = parallel.make_mesh(config().parallel)
-    assert mesh.axis_types == (AxisType.Auto,) * 3
+    assert mesh.axis_types == (AxisType.Auto,) * 5
 
 
 def test_mesh_over_a_subset_of_devices():
     mesh = parallel.make_mesh(config().parallel, devices=jax.devices()[:2])
-    assert mesh.devices.shape == (2, 1, 1)
+    assert mesh.devices.shape == (2, 1, 1, 1, 1)
 
 
 def test_mesh_product_unequal_to_device_count_names_keys_and_fix():
@@ -126,3 +129,64 @@ def test_initialize_distributed_with_partial_settings_names_what_is_missing(monk
     monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
     with pytest.raises(JaxlmError, match="multi-process run needs process_id too"):
         parallel.initialize_distributed(coordinator="127.0.0.1:1234")
+
+
+@pytest.mark.parametrize(("preset", "overrides", "message"), [
+    ("gpt2_tiny", ("parallel.context=2", "data.seq_length=30"),
+     "data.seq_length=30 does not split into 4 pieces (2*parallel.context); set data.seq_length to a multiple of 4"),
+    ("bert_tiny", ("parallel.context=4", "data.seq_length=30"),
+     "data.seq_length=30 does not split into 4 pieces (parallel.context); set data.seq_length to a multiple of 4"),
+    ("gpt2_tiny", ("parallel.strategy=tp", "parallel.context=2", "parallel.sequence_parallel=true",
+                   "data.seq_length=24"),
+     "data.seq_length=24 does not split into 16 pieces (2*parallel.context*parallel.tensor); "
+     "set data.seq_length to a multiple of 16"),
+    ("t5_tiny", ("parallel.context=2",),
+     "parallel.context=2 splits encoder or decoder sequences only, without relative position bias; "
+     "model encoder_decoder with position=relative needs parallel.context=1"),
+    ("gpt2_tiny", ("parallel.context=2", "model.attention_impl=reference", "model.attention_dropout_rate=0.1"),
+     "parallel.context=2 has no attention dropout; set model.attention_dropout_rate=0"),
+    ("gpt2_tiny", ("parallel.stage=2",),
+     "parallel.stage=2 splits the scanned layer stack; set model.scan_layers=true"),
+    ("gpt2_tiny", ("parallel.stage=2", "model.scan_layers=true", "model.num_layers=3"),
+     "model.num_layers=3 is not divisible by parallel.stage=2; set parallel.stage to a divisor of 3"),
+    ("t5_tiny", ("parallel.stage=2", "model.scan_layers=true", "model.num_layers=2", "model.num_decoder_layers=3"),
+     "model.num_decoder_layers=3 is not divisible by parallel.stage=2; set parallel.stage to a divisor of 3"),
+    ("gpt2_tiny", ("parallel.stage=2", "model.scan_layers=true", "data.batch_size=8"),
+     "data.batch_size=8 does not split into parallel.pipeline_microbatches=4 microbatches over data*fsdp=4; "
+     "set data.batch_size to a multiple of 16"),
+])
+def test_layouts_that_cannot_split_sequences_or_layers_name_keys_and_fix(preset, overrides, message):
+    cfg = load_config(preset, list(overrides))
+    with pytest.raises(ConfigError) as error:
+        parallel.check_divisibility(cfg, parallel.make_mesh(cfg.parallel))
+    assert str(error.value) == message
+
+
+def test_sequence_parallelism_without_a_tensor_strategy_is_an_error():
+    with pytest.raises(ConfigError, match=r"parallel\.sequence_parallel: splits sequences over the tensor axis, wh"):
+        config("parallel.sequence_parallel=true")
+
+
+def test_rule_tables_split_sequences_over_context_and_layers_over_stage():
+    rules = dict(parallel.rules_for("fsdp_tp"))
+    assert (rules["length"], rules["residual_length"], rules["layers"]) == ("context", "context", "stage")
+    assert dict(parallel.rules_for("tp", sequence_parallel=True))["residual_length"] == ("context", "tensor")
+
+
+def test_cli_names_the_key_of_a_layout_that_cannot_work(capsys, tmp_path):
+    from jaxlm.cli import main
+
+    assert main(["train", "gpt2_tiny", "parallel.stage=2", f"workdir={tmp_path}"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: parallel.stage=2 splits the scanned layer stack; set model.scan_layers=true"
+    )
+
+
+def test_pipeline_hook_on_an_unscanned_stack_is_an_error_not_a_silent_no_op():
+    from jaxlm.models import build_model
+    from jaxlm.nn.hooks import ExecutionHooks, use_hooks
+
+    model = build_model(load_config("gpt2_tiny", ["model.num_layers=2"]).model)
+    with use_hooks(ExecutionHooks(pipeline=parallel.GPipe(2))), pytest.raises(JaxlmError) as error:
+        model(np.ones((2, 8), np.int32))
+    assert str(error.value) == "pipeline stages split a scanned layer stack; set model.scan_layers=true"

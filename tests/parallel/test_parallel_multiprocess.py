@@ -108,6 +108,9 @@ def test_jaxlm_train_on_two_processes_resumes_on_one_under_another_strategy(tmp_
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     logged = {row["step"]: row["loss"] for row in rows if row["split"] == "train"}
     assert len(rows) == len(logged) and {2, 3, 4} <= set(logged)  # one row per step: only process 0 writes
+    global_tokens = 16 * 64  # gpt2_tiny's data.batch_size x data.seq_length, over both processes
+    for row in rows:
+        np.testing.assert_allclose(row["tokens_per_s"] * row["step_time_s"], global_tokens, rtol=1e-6)
 
     # this process: 8 devices under dp picks up the 2-process fsdp_tp checkpoint of step 4
     cfg = load_config("gpt2_tiny", [*CLI_OVERRIDES, "train.steps=6", f"workdir={workdir}"])

@@ -76,7 +76,7 @@ def test_every_strategy_has_a_rule_for_every_logical_axis():
     from jaxlm.nn.params import LOGICAL_AXES
 
     for strategy in parallel.STRATEGIES:
-        assert {name for name, _ in parallel.rules_for(strategy)} == set(LOGICAL_AXES)
+        assert {name for name, _ in parallel.rules_for(strategy)} == {*LOGICAL_AXES, "residual_length"}
 
 
 def test_sharded_creation_equals_the_unsharded_model():

@@ -1,12 +1,11 @@
-"""Small shared pieces for the training tests: tiny configs and a self-contained LM loss."""
+"""Small shared pieces for the training tests: tiny configs, a plain next-token objective and batches."""
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxlm.config import Config, load_config
+from jaxlm.objectives import Objective, Term
 
 TINY_MODEL = ["model.d_model=32", "model.d_ff=64", "model.num_heads=2", "model.num_layers=1", "model.vocab_size=64"]
 
@@ -16,12 +15,12 @@ def tiny_config(name: str, *overrides: str) -> Config:
     return load_config(name, [*TINY_MODEL, *overrides])
 
 
-def lm_loss(model, batch, *, deterministic: bool):
-    """Mean next-token cross-entropy of a decoder model (independent of jaxlm.objectives)."""
-    logits = model(batch["inputs"], deterministic=deterministic)["logits"]
-    nll = -jnp.take_along_axis(jax.nn.log_softmax(logits), batch["targets"][..., None], axis=-1)[..., 0]
-    loss = jnp.mean(nll)
-    return loss, {"loss": loss}
+def _decoder_forward(model, batch, deterministic: bool) -> dict:
+    return model(batch["inputs"], deterministic=deterministic)
+
+
+# Mean next-token cross-entropy of a decoder on unpadded rows: no segments, positions or weights.
+LM = Objective("lm", _decoder_forward, (Term("loss", "token_accuracy", "logits", "targets"),))
 
 
 def random_lm_batch(rows: int, length: int, vocab: int, seed: int = 0) -> dict[str, np.ndarray]:

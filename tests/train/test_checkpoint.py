@@ -25,7 +25,7 @@ def test_a_checkpoint_restores_onto_another_mesh(tmp_path):
     trained = train(load_config("gpt2_tiny", overrides), progress=False, console=lambda _: None)
     fsdp = build_session(load_config("gpt2_tiny", [*overrides, "parallel.strategy=fsdp"]))
     step, state, data_state, _ = Checkpointer(tmp_path / "checkpoints", CheckpointConfig()).restore(
-        fsdp.abstract_state())
+        fsdp.abstract_state(), fsdp.cfg)
     assert step == 2 and data_state["batches"] == 2
     kernel = state["params"]["decoder"]["layers"][0]["feed_forward"]["wi_0"]["kernel"]
     assert "fsdp" in str(kernel.get_value().sharding.spec)

@@ -1,18 +1,19 @@
-"""Fine-tuning: a classifier starts from a pretrained encoder's model-only checkpoint and learns a
-local labelled text file."""
+"""Fine-tuning: a classifier starts from a converted Hugging Face BERT (`jaxlm convert --from-hf`,
+then `jaxlm train CKPT/config.yaml train.init_from=CKPT ...`), learns a local labelled text file,
+and tokenizes it with the checkpoint's own tokenizer."""
+
+import filecmp
 
 import numpy as np
 
+from jaxlm.cli import main
 from jaxlm.config import load_config
-from jaxlm.data import load_tokenizer
 from jaxlm.models import build_model
-from jaxlm.train.init_from import load_matching_params
-from jaxlm.train.loop import train
-from jaxlm.train.params_io import save_params
+from jaxlm.train.params_io import init_params_from, load_params
+from tests.interop.hf_folders import hf_folder
 
-ENCODER = ["model.d_model=32", "model.d_ff=64", "model.num_heads=2", "model.num_layers=1"]
-POSITIVE = ("good", "great", "fine", "lovely", "excellent")
-NEGATIVE = ("bad", "awful", "poor", "terrible", "dreadful")
+POSITIVE = ("good", "great", "fine", "nice", "correct")
+NEGATIVE = ("bad", "wrong", "poor", "broken", "invalid")
 FILLER = ("the", "function", "returns", "a", "list", "of", "values", "module", "object", "class")
 
 
@@ -27,29 +28,30 @@ def write_labelled_file(path, rows, seed=0):
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_classifier_fine_tunes_from_a_pretrained_encoder(tmp_path):
-    pretrained_cfg = load_config("bert_tiny", ENCODER)
-    tokenizer = load_tokenizer(pretrained_cfg)  # the embedded corpus's, shared with the classifier
-    pretrained = build_model(pretrained_cfg.model, seed=7)
-    save_params(tmp_path / "pretrained", pretrained, pretrained_cfg)
-
-    data = tmp_path / "labelled.tsv"
-    write_labelled_file(data, 400)
+def test_classifier_fine_tunes_a_converted_bert_with_its_tokenizer(tmp_path, capsys, monkeypatch):
+    hf, ckpt = hf_folder("bert", tmp_path / "hf"), tmp_path / "ckpt"
+    assert main(["convert", "--from-hf", str(hf), "--out", str(ckpt)]) == 0
+    write_labelled_file(tmp_path / "labelled.tsv", 400)
     classifier = [
-        *ENCODER, "model.num_labels=2", "model.mlm_head=false", "model.nsp_head=false",
-        "data.objective=classification", "data.source=local", f"data.path={data}", "data.seq_length=16",
-        "data.batch_size=16", "data.validation_fraction=0.2", f"data.tokenizer_path={tokenizer.path}",
-        "train.steps=40", "train.learning_rate=3e-3", "train.warmup_steps=5", "train.eval_batches=4",
-        "train.log_every=20", "train.examples=0", f"train.init_from={tmp_path / 'pretrained'}",
+        f"train.init_from={ckpt}", "model.num_labels=2", "model.mlm_head=false", "model.nsp_head=false",
+        "data.objective=classification", "data.source=local", f"data.path={tmp_path / 'labelled.tsv'}",
+        "data.seq_length=16", "data.batch_size=16", "data.validation_fraction=0.2", "train.steps=40",
+        "train.learning_rate=3e-3", "train.warmup_steps=5", "train.eval_batches=4", "train.log_every=20",
         f"workdir={tmp_path / 'run'}",
     ]
-    cfg = load_config("bert_tiny", classifier)
+    model = build_model(load_config(str(ckpt / "config.yaml"), classifier).model)
+    report = init_params_from(ckpt, model)
+    assert sorted(report.fresh) == ["classifier.dense.bias", "classifier.dense.kernel"]
+    assert any(name.startswith("mlm_head") for name in report.unused)
+    assert any(name.startswith("nsp") for name in report.unused)
+    pretrained = load_params(ckpt)[1]
+    np.testing.assert_array_equal(model.embedder.token.embedding[...], pretrained.embedder.token.embedding[...])
 
-    fresh_model = build_model(cfg.model, seed=0)
-    fresh, dropped = load_matching_params(tmp_path / "pretrained", fresh_model)
-    assert fresh == ["classifier.dense.bias", "classifier.dense.kernel"]
-    assert any(name.startswith("mlm_head") for name in dropped)
-    np.testing.assert_array_equal(fresh_model.embedder.token.embedding[...], pretrained.embedder.token.embedding[...])
-
-    result = train(cfg, progress=False, console=lambda _: None)
-    assert result.eval_metrics["accuracy"] >= 0.9, result.eval_metrics
+    monkeypatch.setenv("JAXLM_CACHE", str(tmp_path / "cache"))
+    capsys.readouterr()
+    assert main(["train", "--no-progress", str(ckpt / "config.yaml"), *classifier]) == 0
+    (final,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("final eval:")]
+    assert float(final.split("accuracy ")[1].split(",")[0]) >= 0.8, final
+    assert filecmp.cmp(ckpt / "tokenizer" / "tokenizer.json", tmp_path / "run" / "tokenizer" / "tokenizer.json",
+                       shallow=False)
+    assert not (tmp_path / "cache").exists()  # no tokenizer of ours was trained

@@ -1,6 +1,7 @@
 """The training loop on the embedded corpus: loss falls, logs are written, resume is exact,
 signals save, a corrupt checkpoint is skipped, NaN stops the run."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -8,12 +9,15 @@ import signal
 import numpy as np
 import pytest
 
+import jaxlm.train.loop as loop_module
 import jaxlm.train.session as session_module
 from jaxlm.cli import main
 from jaxlm.config import load_config
 from jaxlm.objectives import get_objective
 from jaxlm.train.checkpoint import Checkpointer
-from jaxlm.train.loop import NonFiniteLossError, train
+from jaxlm.train.loop import train
+from jaxlm.train.reporter import NonFiniteLossError
+from jaxlm.train.session import build_session
 from tests.train.helpers import TINY_MODEL
 
 # The presets' vocabulary (2048) keeps the cached tokenizer shared with the main job.
@@ -81,7 +85,7 @@ def test_corrupt_latest_checkpoint_is_skipped_with_a_warning(tmp_path):
     for file in (tmp_path / "checkpoints" / "4" / "state").rglob("*"):
         if file.is_file():
             file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
-    with pytest.warns(UserWarning, match="step 4 .* unreadable"):
+    with pytest.warns(UserWarning, match="step 4 .* corrupt"):
         again = train(cfg, progress=False, console=lambda _: None)
     assert sorted(again.losses) == [3, 4]
     assert again.losses == {3: original.losses[3], 4: original.losses[4]}
@@ -90,13 +94,32 @@ def test_corrupt_latest_checkpoint_is_skipped_with_a_warning(tmp_path):
 def test_nan_loss_stops_the_run_naming_the_step(tmp_path, monkeypatch):
     objective = get_objective("causal_lm")
 
-    class Poisoned:
-        @staticmethod
-        def loss(model, batch, *, deterministic):
-            loss, metrics = objective.loss(model, batch, deterministic=deterministic)
-            return loss * np.nan, {**metrics, "loss": loss * np.nan}
+    def poisoned_forward(model, batch, deterministic):
+        outputs = objective.forward(model, batch, deterministic)
+        return {**outputs, "logits": outputs["logits"] * np.nan}
 
-    monkeypatch.setattr(session_module, "get_objective", lambda name: Poisoned)
+    poisoned = dataclasses.replace(objective, forward=poisoned_forward)
+    monkeypatch.setattr(session_module, "get_objective", lambda name: poisoned)
     cfg = small_config("gpt2_tiny", tmp_path, "train.steps=5", "train.eval_batches=0")
     with pytest.raises(NonFiniteLossError, match=r"at step 1;.*train\.nan_policy=skip"):
         train(cfg, progress=False, console=lambda _: None)
+
+
+def test_step_metrics_are_read_after_the_next_step_was_dispatched(tmp_path, monkeypatch):
+    sessions = []
+
+    def keep_session(*args, **kwargs):
+        sessions.append(build_session(*args, **kwargs))
+        return sessions[-1]
+
+    monkeypatch.setattr(loop_module, "build_session", keep_session)
+    seen = {}
+
+    def console(line):
+        if line.startswith("train step"):
+            seen[int(line.split()[2].rstrip(":"))] = int(sessions[0].state["step"])
+
+    cfg = small_config("gpt2_tiny", tmp_path, "train.steps=4", "train.log_every=1", "train.eval_batches=0")
+    result = train(cfg, progress=False, console=console)
+    assert seen == {2: 3, 3: 4, 4: 4}  # step n is logged once step n + 1 is on the device (the last at the end)
+    assert sorted(result.losses) == [1, 2, 3, 4]

@@ -22,7 +22,7 @@ def reversal_batch(rng: np.random.Generator, rows: int) -> dict[str, np.ndarray]
     for _ in range(rows):
         source = rng.integers(FIRST_SYMBOL, FIRST_SYMBOL + SYMBOLS, size=rng.integers(2, LENGTH - 1))
         examples.append(encoder_decoder_example(
-            np.append(source, EOS), np.append(source[::-1], EOS), LENGTH, LENGTH))
+            np.append(source, EOS), np.append(source[::-1], EOS), LENGTH, LENGTH, 0))
     return {key: np.stack([e[key] for e in examples]) for key in examples[0]}
 
 
@@ -36,7 +36,7 @@ def test_reversal_reaches_95_percent_exact_match():
     )
     graphdef, params, rngs = split_model(build_model(cfg.model, seed=0))
     tx = make_optimizer(cfg.train)
-    step = jit_train_step(make_train_step(graphdef, rngs, get_objective("seq2seq").loss, tx))
+    step = jit_train_step(make_train_step(graphdef, rngs, get_objective("seq2seq"), tx))
     state = init_train_state(params, tx)
     rng = np.random.default_rng(0)
     for _ in range(cfg.train.steps):
