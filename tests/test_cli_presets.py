@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+import subprocess
+import sys
 from importlib import metadata
 
 import pytest
@@ -47,3 +51,11 @@ def test_config_with_an_unknown_preset_is_one_line_listing_the_presets(capsys):
     assert main(["config", "gpt3_tiny"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "gpt3_tiny" in err and "gpt2_tiny" in err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[1])}
+    done = subprocess.run(f"{sys.executable} -m jaxlm.cli presets | head -1", shell=True, env=env, cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert len(done.stdout.splitlines()) == 1
+    assert done.stderr == ""

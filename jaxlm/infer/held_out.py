@@ -124,7 +124,16 @@ def _whole_words(ids: np.ndarray, tokenizer: Tokenizer) -> list[int]:
     ]
 
 
-def _masked_word_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: int) -> Iterator[str]:
+def _ordinal(rank: int) -> str:
+    suffix = "th" if 10 <= rank % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(rank % 10, "th")
+    return f"{rank}{suffix}"
+
+
+def _masked_word_examples(
+    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, counts: np.ndarray, count: int
+) -> Iterator[str]:
+    """A whole word masked in held-out sentences: the model's top-5, and where the model and the
+    unigram baseline (`counts`) rank the answer among all V tokens."""
     rng = np.random.default_rng(cfg.data.seed)
     chosen = ((ids, slots) for ids in _held_out_sentences(cfg, tokenizer, 8) if (slots := _whole_words(ids, tokenizer)))
     for ids, slots in itertools.islice(chosen, count):
@@ -133,11 +142,16 @@ def _masked_word_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, 
         tokens[slot + 1] = tokenizer.mask_id
         logits = model(jnp.asarray(tokens)[None], token_types=jnp.zeros((1, len(tokens)), jnp.int32),
                        mlm_positions=jnp.asarray([[slot + 1]], jnp.int32))["mlm_logits"][0, 0]
-        probabilities, best = jax.device_get(jax.lax.top_k(jax.nn.softmax(logits), TOP_K))
+        probabilities = np.asarray(jax.nn.softmax(logits))
+        best = np.argsort(-probabilities, kind="stable")[:TOP_K]
         answer = int(ids[slot])
-        guesses = " · ".join(f"{readable(tokenizer, int(t))} {p:.0%}" for t, p in zip(best, probabilities, strict=True))
+        rank = 1 + int(np.sum(probabilities > probabilities[answer]))
+        baseline_rank = 1 + int(np.sum(counts > counts[answer]))
+        guesses = " · ".join(f"{readable(tokenizer, int(t))} {probabilities[t]:.0%}" for t in best)
         yield (f"  {tokenizer.decode(ids[:slot])} [MASK] {tokenizer.decode(ids[slot + 1:])}\n"
-               f"      answer: {readable(tokenizer, answer)}   model: {guesses}   {'✓' if answer in best else '✗'}")
+               f"      model: {guesses}\n"
+               f"      answer: {readable(tokenizer, answer)}, the model's {_ordinal(rank)} guess "
+               f"(unigram baseline: {_ordinal(baseline_rank)}) {'✓' if rank <= TOP_K else '✗'}")
 
 
 def _word_starts(ids: np.ndarray, tokenizer: Tokenizer) -> list[int]:
@@ -146,11 +160,20 @@ def _word_starts(ids: np.ndarray, tokenizer: Tokenizer) -> list[int]:
     return [i for i in range(len(ids)) if starts[ids[i]]] + [len(ids)]
 
 
-def _continuation_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: int) -> Iterator[str]:
+def _guessed(what: str, hits: int, total: int, baseline_hits: int) -> str:
+    return f"{what} guessed first: model {hits} of {total}, unigram baseline {baseline_hits}"
+
+
+def _continuation_examples(
+    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, counts: np.ndarray, count: int
+) -> Iterator[str]:
+    """Held-out sentences cut after 8+ tokens: the model's greedy continuation beside the real
+    one, and how many real tokens the model (reading the real text so far) and the unigram
+    baseline (`counts`) guess first."""
     new_tokens = 12
     rows = []
     for ids in _held_out_sentences(cfg, tokenizer, 16):
-        cut = next(i for i in _word_starts(ids, tokenizer) if i >= 4)  # the prompt ends between words
+        cut = next(i for i in _word_starts(ids, tokenizer) if i >= 8)  # the prompt ends between words
         if len(ids) - cut >= 4:
             rows.append((ids[:cut], ids[cut:cut + new_tokens]))
         if len(rows) == count:
@@ -162,12 +185,23 @@ def _continuation_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer,
         prompts[row, : len(prompt) + len(bos)] = [*bos, *prompt]
     lengths = np.asarray([len(prompt) + len(bos) for prompt, _ in rows], np.int32)
     generated = jax.device_get(generate(model, prompts, lengths, max_new_tokens=new_tokens, eos_id=tokenizer.eos_id))
+    most_frequent = int(np.argmax(counts))
     for (prompt, real), new in zip(rows, generated, strict=True):
         model_text = tokenizer.decode([int(t) for t in new if t not in (cfg.model.pad_id, tokenizer.eos_id)])
-        yield f"  {tokenizer.decode(prompt)} …\n      model: {model_text}\n      real:  {tokenizer.decode(real)}"
+        text = jnp.asarray([[*bos, *prompt, *real]], jnp.int32)
+        start = len(bos) + len(prompt) - 1  # the logits there predict the first real token
+        guesses = np.argmax(model(text)["logits"][0, start : start + len(real)], axis=-1)
+        hits, baseline_hits = int(np.sum(guesses == real)), int(np.sum(real == most_frequent))
+        yield (f"  {tokenizer.decode(prompt)} …\n      model: {model_text}\n      real:  {tokenizer.decode(real)}\n"
+               f"      {_guessed('next tokens of the real text', hits, len(real), baseline_hits)}")
 
 
-def _span_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: int) -> Iterator[str]:
+def _span_examples(
+    cfg: Config, model: nnx.Module, tokenizer: Tokenizer, counts: np.ndarray, count: int
+) -> Iterator[str]:
+    """Held-out sentences with one or two words dropped for <extra_id_0>: the model's greedy fill
+    beside the real words, and how many of the real span's tokens the model (reading the real
+    span so far) and the unigram baseline (`counts`) guess first."""
     rng = np.random.default_rng(cfg.data.seed)
     rows, spans = [], []
     for ids in _held_out_sentences(cfg, tokenizer, 10):
@@ -185,32 +219,41 @@ def _span_examples(cfg: Config, model: nnx.Module, tokenizer: Tokenizer, count: 
     lengths = np.asarray([len(row) for row in rows], np.int32)
     generated = jax.device_get(generate(model, inputs, lengths, max_new_tokens=8, eos_id=tokenizer.eos_id))
     ends = {*tokenizer.sentinel_ids, tokenizer.eos_id}
-    for (ids, start, end), new in zip(spans, generated, strict=True):
+    most_frequent = int(np.argmax(counts))
+    for row, (ids, start, end), new in zip(rows, spans, generated, strict=True):
         new = [int(t) for t in new]
         new = new[1:] if new[:1] == [tokenizer.sentinel(0)] else new  # T5 answers '<extra_id_0> span <extra_id_1>'
         fill = itertools.takewhile(lambda t: t not in ends, new)
+        span = ids[start:end]
+        decoder_inputs = jnp.asarray([[model.config.pad_id, tokenizer.sentinel(0), *span[:-1]]], jnp.int32)
+        guesses = np.argmax(model(jnp.asarray(row)[None], decoder_inputs)["logits"][0, 1:], axis=-1)
+        hits, baseline_hits = int(np.sum(guesses == span)), int(np.sum(span == most_frequent))
         yield (f"  {tokenizer.decode(ids[:start])} ___ {tokenizer.decode(ids[end:])}\n"
-               f"      model: {tokenizer.decode(fill)}   real: {tokenizer.decode(ids[start:end])}")
+               f"      model: {tokenizer.decode(fill)}   real: {tokenizer.decode(span)}\n"
+               f"      {_guessed('tokens of the real span', hits, len(span), baseline_hits)}")
 
 
-EXAMPLES = {"mlm_nsp": _masked_word_examples, "causal_lm": _continuation_examples,
-            "span_corruption": _span_examples}
+# (cfg, model, tokenizer, unigram counts, how many) -> the lines of that many held-out examples.
+EXAMPLES = {"mlm_nsp": _masked_word_examples, "causal_lm": _continuation_examples, "span_corruption": _span_examples}
 WHAT = {"mlm_nsp": "masked tokens", "causal_lm": "next tokens", "span_corruption": "tokens of dropped spans",
         "seq2seq": "target tokens"}
 
 
 def print_held_out_report(
     cfg: Config, model: nnx.Module, tokenizer: Tokenizer, console: Callable[[str], None] = print
-) -> None:
+) -> tuple[Score, Score] | None:
     """Model vs unigram baseline on the validation split (tokenized by the run's `tokenizer`), then
-    `cfg.train.examples` held-out examples."""
+    `cfg.train.examples` held-out examples. Returns the (model, baseline) scores; None for an
+    objective without token targets."""
     if cfg.data.objective not in SCORED:
-        return
-    trained, baseline = score_held_out(cfg, model, tokenizer, unigram_counts(cfg, tokenizer))
+        return None
+    counts = unigram_counts(cfg, tokenizer)
+    trained, baseline = score_held_out(cfg, model, tokenizer, counts)
     console(f"held-out {WHAT[cfg.data.objective]} (validation text, never trained on):")
     for name, score in (("model", trained), ("unigram baseline", baseline)):
         console(f"  {name:<17} loss {score.loss:.2f}   top-1 {score.top1:6.1%}   top-5 {score.top5:6.1%}")
     if cfg.train.examples and cfg.data.objective in EXAMPLES:
         console("held-out examples:")
-        for line in EXAMPLES[cfg.data.objective](cfg, model, tokenizer, cfg.train.examples):
+        for line in EXAMPLES[cfg.data.objective](cfg, model, tokenizer, counts, cfg.train.examples):
             console(line)
+    return trained, baseline

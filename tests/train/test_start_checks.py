@@ -66,14 +66,14 @@ def test_no_validation_text_with_eval_configured_fails_at_start(tmp_path, capsys
 
 
 def test_a_complete_run_says_so_and_how_to_continue_without_training(tmp_path, capsys):
-    args = ["train", "gpt2_tiny", *SMALL, "train.steps=2", "train.eval_batches=0", "--workdir", str(tmp_path),
+    args = ["train", "gpt2_tiny", *SMALL, "train.steps=1", "train.eval_batches=0", "--workdir", str(tmp_path),
             "--no-progress"]
     assert main(args) == 0
     metrics = (tmp_path / "metrics.jsonl").read_text()
     capsys.readouterr()
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert f"{tmp_path} is already complete: step 2 of train.steps=2" in out
-    assert "train.steps=4" in out and "--workdir" in out
+    assert f"{tmp_path} is already complete: step 1 of train.steps=1" in out
+    assert "train.steps=2" in out and "--workdir" in out
     assert "train loss" not in out
     assert (tmp_path / "metrics.jsonl").read_text() == metrics  # nothing trained, nothing logged
