@@ -10,11 +10,12 @@ import pytest
 
 from jaxlm.cli import main
 from jaxlm.config import load_config
-from jaxlm.data import load_tokenizer, make_loader
+from jaxlm.data import load_tokenizer
 from jaxlm.infer import held_out
 from jaxlm.infer.fill_mask import readable
 from jaxlm.infer.held_out import score_held_out, unigram_counts
 from jaxlm.models import build_model
+from jaxlm.objectives import make_loader
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
