@@ -7,9 +7,9 @@ and 130 for SIGINT, so a scheduler tells a preempted run (requeue it) from a fin
 A second signal only prints that the stop is under way; the process still saves and exits with
 the same code, without a traceback.
 
-In a multi-process run a signal may reach one process only. Before each step every process
-passes the signal it has seen (0: none) to `parallel.max_over_processes`, so all of them stop
-after the same step, save the same checkpoint and exit with the same code.
+In a multi-process run a signal may reach one process only. Every `loop.AGREE_EVERY` steps every
+process passes the signal it has seen (0: none) to `parallel.max_over_processes`, so all of them
+stop after the same step, save the same checkpoint and exit with the same code.
 """
 
 from __future__ import annotations
