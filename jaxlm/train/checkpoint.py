@@ -24,6 +24,7 @@ outcome, so they restore the same one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pathlib
@@ -187,6 +188,9 @@ class Checkpointer:
         if lost is not None:
             raise lost from None
         if jax.process_index() == 0:
+            # The save's other writers may still be running: let them stop before their files go.
+            with contextlib.suppress(Exception), waiting_for_peers(f"the failed save of step {step} to stop"):
+                self.manager.wait_until_finished()
             for temporary in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
                 shutil.rmtree(temporary, ignore_errors=True)
         good = [s for s in self.steps() if s != step]
