@@ -24,7 +24,6 @@ outcome, so they restore the same one.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import pathlib
@@ -74,6 +73,8 @@ def _from_orbax(record: logging.LogRecord) -> bool:
     """Whether a log record is Orbax's own or reports an exception raised inside Orbax."""
     if "orbax" in record.pathname:
         return True
+    if record.exc_info and "orbax-checkpoint-tmp" in str(record.exc_info[1]):
+        return True  # a TensorStore write into an Orbax temporary directory: no Orbax frame in its traceback
     trace = record.exc_info[2] if record.exc_info else None
     return any("orbax" in frame.filename for frame in traceback.extract_tb(trace))
 
@@ -126,6 +127,7 @@ class Checkpointer:
         self.cfg, self.writable = cfg, writable
         self.last_step: int | None = None  # the step last saved or restored: saving it again is a no-op
         self._pending = -1  # the step of the newest save started
+        self._failed_step: int | None = None  # a save that failed: its temporary directory goes at close
         keep: list[policies.PreservationPolicy] = [policies.LatestN(n=cfg.keep)]
         if cfg.metric:
             keep.append(policies.BestN(
@@ -187,12 +189,8 @@ class Checkpointer:
         lost = peer_lost(error, f"the checkpoint save of step {step}")
         if lost is not None:
             raise lost from None
-        if jax.process_index() == 0:
-            # The save's other writers may still be running: let them stop before their files go.
-            with contextlib.suppress(Exception), waiting_for_peers(f"the failed save of step {step} to stop"):
-                self.manager.wait_until_finished()
-            for temporary in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
-                shutil.rmtree(temporary, ignore_errors=True)
+        self._failed_step = step
+        self._remove_temporary(step)
         good = [s for s in self.steps() if s != step]
         kept = f"step {good[-1]} is the newest complete checkpoint" if good else "no complete checkpoint yet"
         raise CheckpointWriteError(
@@ -309,12 +307,20 @@ class Checkpointer:
                 return dict(config["config"])
         return None
 
+    def _remove_temporary(self, step: int) -> None:
+        """Delete what a failed save of `step` left (process 0 only)."""
+        if jax.process_index() == 0:
+            for temporary in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
+                shutil.rmtree(temporary, ignore_errors=True)
+
     def close(self) -> None:
         try:
             self.wait()
         finally:
             with waiting_for_peers("the checkpoint manager to close"):
                 self.manager.close()
+            if self._failed_step is not None:  # its abandoned writes may have gone on after the first removal
+                self._remove_temporary(self._failed_step)
 
 
 def _normalised_model(saved: dict) -> dict:
