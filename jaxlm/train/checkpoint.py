@@ -94,6 +94,8 @@ def _quiet_orbax() -> None:
         return
     for name in ("absl", "asyncio"):
         logging.getLogger(name).addFilter(_QuietOrbax())
+    # the array writes a failed save abandons are dropped unawaited, at exit
+    warnings.filterwarnings("ignore", message="coroutine 'async_serialize", category=RuntimeWarning)
     previous = sys.unraisablehook
 
     def unraisable(report: Any) -> None:
