@@ -30,6 +30,7 @@ import pathlib
 import re
 import shutil
 import sys
+import time
 import traceback
 import warnings
 from collections.abc import Callable
@@ -309,11 +310,18 @@ class Checkpointer:
                 return dict(config["config"])
         return None
 
-    def _remove_temporary(self, step: int) -> None:
-        """Delete what a failed save of `step` left (process 0 only)."""
-        if jax.process_index() == 0:
+    def _remove_temporary(self, step: int, settle_s: float = 0.0) -> None:
+        """Delete what a failed save of `step` left (process 0 only), again and again for
+        `settle_s` seconds: its abandoned writes go on in TensorStore's threads and recreate files."""
+        if jax.process_index() != 0:
+            return
+        deadline = time.monotonic() + settle_s
+        while True:
             for temporary in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
                 shutil.rmtree(temporary, ignore_errors=True)
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.2)
 
     def close(self) -> None:
         try:
@@ -322,7 +330,7 @@ class Checkpointer:
             with waiting_for_peers("the checkpoint manager to close"):
                 self.manager.close()
             if self._failed_step is not None:  # its abandoned writes may have gone on after the first removal
-                self._remove_temporary(self._failed_step)
+                self._remove_temporary(self._failed_step, settle_s=2.0)
 
 
 def _normalised_model(saved: dict) -> dict:
