@@ -40,12 +40,18 @@ STRATEGY_MESH: dict[str, tuple[str, ...]] = {
 # (equally valid) dropout masks than one device does.
 SPLIT_MODEL = ("model.num_layers=2", "model.scan_layers=true", "model.dropout_rate=0")
 SPLIT_LAYOUTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "context_all_gather": ("dp", ("parallel.context=4", "parallel.context_attention=all_gather")),  # data=2
-    "sequence_tp": ("tp", ("parallel.data=2", "parallel.sequence_parallel=true")),  # data=2, tensor=4
+    # one new dimension beside data parallelism (sequence parallelism needs tensor)
+    "context_ring": ("dp", ("parallel.context=2",)),                                          # data=4, context=2
+    "context_all_gather": ("dp", ("parallel.context=4", "parallel.context_attention=all_gather")),  # data=2, context=4
+    "sequence_tp": ("tp", ("parallel.data=2", "parallel.sequence_parallel=true")),           # data=2, tensor=4
+    "stage": ("dp", ("parallel.stage=2", "parallel.pipeline_microbatches=2")),               # data=4, stage=2
+    # with fsdp/tp and with each other
     "context_sequence_fsdp_tp": ("fsdp_tp", ("parallel.context=2", "parallel.tensor=2",
                                              "parallel.sequence_parallel=true")),   # fsdp=2, context=2, tensor=2
     "stage_fsdp_tp": ("fsdp_tp", ("parallel.stage=2", "parallel.tensor=2",
                                   "parallel.pipeline_microbatches=2")),             # stage=2, fsdp=2, tensor=2
+    "stage_sequence_tp": ("dp_tp", ("parallel.stage=2", "parallel.tensor=2", "parallel.sequence_parallel=true",
+                                    "parallel.pipeline_microbatches=2")),           # data=2, stage=2, tensor=2
     "stage_context_sequence_tp": ("dp_tp", ("parallel.stage=2", "parallel.context=2", "parallel.sequence_parallel=true",
                                             "parallel.pipeline_microbatches=2")),  # stage=2, context=2, tensor=2
 }

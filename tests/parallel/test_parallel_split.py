@@ -13,16 +13,21 @@ from jaxlm.cli import main
 from jaxlm.config import load_config
 from jaxlm.train.loop import train
 
-# Ring attention runs in every context layout but the all-gather one; each dimension appears
-# with fsdp/tp, and the encoder (bidirectional: no load-balancing reorder) takes all three at once.
-# The decoder takes all three at once through `jaxlm train` below.
-DECODER_LAYOUTS = ("context_all_gather", "sequence_tp", "context_sequence_fsdp_tp", "stage_fsdp_tp")
-ENCODER_LAYOUTS = ("stage_context_sequence_tp",)
+# Each family's layouts: every new dimension it supports alone and combined with fsdp/tp or the
+# others. The decoder takes all three at once through `jaxlm train` below; the encoder
+# (bidirectional: no load-balancing reorder) all three in one layout and all-gather attention
+# alone; T5 stages with sequence parallelism (context parallelism refuses its relative position
+# bias in one line: test_parallel_mesh.py::test_layouts_that_cannot_split_sequences_or_layers_name_keys_and_fix).
+LAYOUTS = {
+    "decoder": ("context_ring", "context_all_gather", "sequence_tp", "stage", "context_sequence_fsdp_tp",
+                "stage_fsdp_tp"),
+    "encoder": ("context_all_gather", "stage_context_sequence_tp"),
+    "encoder_decoder": ("stage_sequence_tp",),
+}
 
 
 @pytest.mark.parametrize(
-    ("family", "layout"),
-    [("decoder", layout) for layout in DECODER_LAYOUTS] + [("encoder", layout) for layout in ENCODER_LAYOUTS],
+    ("family", "layout"), [(family, layout) for family, layouts in LAYOUTS.items() for layout in layouts],
 )
 def test_losses_over_five_steps_equal_the_single_device_run(train_split_run, family, layout):
     _, single = train_split_run(family, "single")
