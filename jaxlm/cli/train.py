@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-processes", type=int, default=None, help="multi-process: number of processes")
     parser.add_argument("--process-id", type=int, default=None, help="multi-process: this process's index")
     parser.add_argument("--peer-timeout", type=int, default=None, metavar="SECONDS",
-                        help="multi-process: end with one line (exit code 75) after waiting this long for a process "
-                             "that died (default 120)")
+                        help="multi-process: end with one line (exit code 75) once another process has shown no "
+                             "sign of life for this long (default 120)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from jaxlm.parallel.constraints import constrain, use_mesh
 from jaxlm.parallel.context import ContextParallel
 from jaxlm.parallel.distributed import initialize_distributed
 from jaxlm.parallel.mesh import check_divisibility, execution_hooks, make_mesh, mesh_shape, mesh_sizes
-from jaxlm.parallel.peers import all_processes, max_over_processes, peer_lost, waiting_for_peers
+from jaxlm.parallel.peers import all_processes, max_over_processes, peer_lost
 from jaxlm.parallel.pipeline import GPipe, bubble_fraction, gpipe_schedule
 from jaxlm.parallel.rules import STRATEGIES, Rules, logical_to_spec, rules_for
 from jaxlm.parallel.shardings import (
@@ -34,5 +34,5 @@ __all__ = [
     "MESH_AXES", "STRATEGIES", "ContextParallel", "GPipe", "Rules", "all_processes", "batch_sharding",
     "bubble_fraction", "check_divisibility", "constrain", "create_sharded_model", "execution_hooks", "gpipe_schedule",
     "initialize_distributed", "logical_to_spec", "make_mesh", "max_over_processes", "mesh_shape", "mesh_sizes",
-    "peer_lost", "rules_for", "shard_batch", "sharded_initializer", "state_shardings", "use_mesh", "waiting_for_peers",
+    "peer_lost", "rules_for", "shard_batch", "sharded_initializer", "state_shardings", "use_mesh",
 ]

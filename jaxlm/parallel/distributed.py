@@ -11,9 +11,9 @@ from the arguments (CLI flags) or else from the environment:
 With none of them set the run is single-process and nothing happens. CPU processes exchange
 collectives through gloo (the CPU client has no other cross-process transport).
 
-`peer_timeout_s` bounds how long a process waits for the others (see `peers.py`): after it, a
-process whose peer died ends with one line instead of waiting for the runtime's heartbeat
-timeout (`HEARTBEAT_MARGIN_S` later) and its C++ abort.
+`peer_timeout_s` bounds how long a process goes on after a peer stopped showing signs of life
+(see `peers.py`): after it, the process ends with one line instead of waiting for the runtime's
+heartbeat timeout (`HEARTBEAT_MARGIN_S` later) and its C++ abort.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def initialize_distributed(
     if coordinator == "auto":
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
         jax.distributed.initialize(**heartbeat)
-        watch_peers(peer_timeout_s)
+        watch_peers(_runtime_client(), peer_timeout_s)
         return True
     given = {"coordinator": coordinator, "num_processes": num_processes, "process_id": process_id}
     if all(value is None for value in given.values()):
@@ -78,6 +78,14 @@ def initialize_distributed(
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id,
                                **heartbeat)
-    watch_peers(peer_timeout_s)
+    watch_peers(_runtime_client(), peer_timeout_s)
     return True
+
+
+def _runtime_client():
+    """The distributed runtime's client, whose key-value store the liveness beats go through.
+    JAX exposes no public handle to it; Orbax's multi-host utilities read the same attribute."""
+    from jax._src.distributed import global_state
+
+    return global_state.client
 

@@ -1,27 +1,34 @@
 """What the processes of a run do together: agree on a value, and notice a peer that died.
 
     if all_processes(read_ok): ...                  # every process gets the same answer
-    with waiting_for_peers("a checkpoint save"):    # a wait that only a dead peer makes endless
-        manager.save(...)
 
 `max_over_processes` is a tiny all-gather (no communication in a single-process run); every
 process must call it at the same point.
 
 A peer that dies makes the others fail fast inside a collective (gloo sees the closed
-connection: the train loop turns that into `PeerLostError`), or wait in a barrier of the
-distributed runtime until its heartbeat timeout, after which the runtime aborts the process
-with a C++ stack trace. `watch_peers(timeout)` (called by `initialize_distributed`) starts a
-watchdog thread: a wait under `waiting_for_peers` that lasts `timeout` seconds ends the process
-with one line and exit code `PEER_LOST_EXIT_CODE`, before the runtime's timeout.
+connection: the train loop turns that into `PeerLostError`), or wait in a collective or a
+barrier of the distributed runtime until its heartbeat timeout, after which the runtime aborts
+the process with a C++ stack trace. `watch_peers(client, timeout)` (called by
+`initialize_distributed`) starts a liveness thread instead of timing any one wait, so a long
+compile or checkpoint save on a healthy run is never mistaken for a death:
+
+    every BEAT_S:  store[jaxlm/alive/<me>] = beat count          (the runtime's key-value store)
+                   read every peer's count; a peer whose count has not moved for `timeout` s,
+                   or a store (held by process 0, the coordinator) that has not answered for
+                   `timeout` s, ends this process with one line and `PEER_LOST_EXIT_CODE`
+
+A process that ends on purpose writes `done`, and its peers stop expecting its beats. A
+watchdog that was itself kept from running (a long call holding the GIL) starts its peers'
+windows afresh instead of blaming them for its own silence.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
 
 import jax
 import numpy as np
@@ -29,7 +36,10 @@ import numpy as np
 from jaxlm.errors import PEER_LOST_EXIT_CODE, PeerLostError
 
 PEER_TIMEOUT_S = 120
-_watch: dict = {"timeout": None, "deadline": None, "what": ""}
+BEAT_S = 0.5
+_KEY = "jaxlm/alive/"
+_DONE = "done"
+_liveness: _Liveness | None = None
 
 
 def max_over_processes(value: int) -> int:
@@ -38,8 +48,7 @@ def max_over_processes(value: int) -> int:
         return value
     from jax.experimental import multihost_utils
 
-    with waiting_for_peers("the other processes to reach the same step"):
-        return int(np.max(multihost_utils.process_allgather(np.int32(value))))
+    return int(np.max(multihost_utils.process_allgather(np.int32(value))))
 
 
 def all_processes(flag: bool) -> bool:
@@ -62,35 +71,64 @@ def peer_lost(error: BaseException, doing: str) -> PeerLostError | None:
                          "restart all processes to resume from the newest checkpoint")
 
 
-@contextlib.contextmanager
-def waiting_for_peers(what: str) -> Iterator[None]:
-    """Mark a wait on the other processes; a no-op unless `watch_peers` runs."""
-    if _watch["timeout"] is None:
-        yield
+class _Liveness:
+    """The beat-and-check loop of one process (see the module docstring)."""
+
+    def __init__(self, client, process_id: int, process_count: int, timeout_s: float):
+        self.client, self.me, self.timeout_s = client, process_id, timeout_s
+        self.peers = [p for p in range(process_count) if p != process_id]
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        now = time.monotonic()
+        seen = {peer: (None, now) for peer in self.peers}  # peer -> (last count, when it last moved)
+        store_answered, last_loop, beat = now, now, 0
+        while not self.stopped.wait(BEAT_S):
+            now = time.monotonic()
+            if now - last_loop > max(5 * BEAT_S, self.timeout_s / 4):  # this thread was starved, not the peers
+                seen = {peer: (count, now) for peer, (count, _) in seen.items()}
+                store_answered = now
+            last_loop, beat = now, beat + 1
+            try:
+                self.client.key_value_set(f"{_KEY}{self.me}", str(beat), allow_overwrite=True)
+                counts = dict(self.client.key_value_dir_get(_KEY))
+                store_answered = now
+            except Exception:  # the store lives in process 0: no answer is its death, once it lasts
+                if now - store_answered > self.timeout_s:
+                    self._end("no answer from process 0 (the coordinator)")
+                continue
+            for peer in self.peers:
+                count = counts.get(f"{_KEY}{peer}")
+                if count == _DONE:
+                    seen.pop(peer, None)
+                elif peer in seen:
+                    previous, moved = seen[peer]
+                    seen[peer] = (count, now) if count != previous else (previous, moved)
+                    if now - seen[peer][1] > self.timeout_s:
+                        self._end(f"no sign of life from process {peer}")
+
+    def stop(self) -> None:
+        """End this process's watch on purpose, telling the peers not to wait for its beats."""
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
+        with contextlib.suppress(Exception):  # the coordinator has already gone: nobody is left to tell
+            self.client.key_value_set(f"{_KEY}{self.me}", _DONE, allow_overwrite=True)
+
+    def _end(self, what: str) -> None:
+        if self.stopped.is_set():
+            return
+        line = (f"error: {what} for {self.timeout_s:g} s: another process of the run has probably died, see its log; "
+                "restart all processes to resume from the newest checkpoint (--peer-timeout sets the wait)\n")
+        os.write(2, line.encode())
+        os._exit(PEER_LOST_EXIT_CODE)  # a normal exit would wait for the dead peer too
+
+
+def watch_peers(client, timeout_s: float) -> None:
+    """Start this process's liveness thread (once); it stops, telling the peers, when the process exits."""
+    global _liveness
+    if jax.process_count() == 1 or _liveness is not None:
         return
-    previous = _watch["deadline"], _watch["what"]
-    _watch["deadline"], _watch["what"] = time.monotonic() + _watch["timeout"], what
-    try:
-        yield
-    finally:
-        _watch["deadline"], _watch["what"] = previous
-
-
-def watch_peers(timeout_s: int) -> None:
-    """Start the watchdog thread (once per process)."""
-    if _watch["timeout"] is not None:
-        return
-    _watch["timeout"] = timeout_s
-    threading.Thread(target=_watchdog, name="jaxlm-peer-watchdog", daemon=True).start()
-
-
-def _watchdog() -> None:
-    while True:
-        time.sleep(0.5)
-        deadline = _watch["deadline"]
-        if deadline is not None and time.monotonic() > deadline:
-            line = (f"error: waited {_watch['timeout']} s for {_watch['what']} without an answer: another process "
-                    "of the run has probably died, see its log; restart all processes to resume from the newest "
-                    "checkpoint (--peer-timeout sets the wait)\n")
-            os.write(2, line.encode())
-            os._exit(PEER_LOST_EXIT_CODE)  # a normal exit would wait for the dead peer too
+    _liveness = _Liveness(client, jax.process_index(), jax.process_count(), timeout_s)
+    atexit.register(_liveness.stop)
+    threading.Thread(target=_liveness.run, name="jaxlm-peer-liveness", daemon=True).start()

@@ -43,7 +43,7 @@ from orbax.checkpoint import checkpoint_managers as policies
 
 from jaxlm.config import CheckpointConfig, Config, config_from_dict
 from jaxlm.errors import JaxlmError
-from jaxlm.parallel import all_processes, peer_lost, waiting_for_peers
+from jaxlm.parallel import all_processes, peer_lost
 from jaxlm.train import manifest as manifests
 from jaxlm.train.process_item import LoaderRestore, LoaderSave
 
@@ -167,8 +167,7 @@ class Checkpointer:
         )
         self._pending = step
         try:
-            with waiting_for_peers(f"the checkpoint save of step {step}"):
-                self.manager.save(step, args=args, metrics=best, force=True)
+            self.manager.save(step, args=args, metrics=best, force=True)
         except Exception as error:  # a failed write of any kind ends the run with one line
             self._failed(step, error)
         self.last_step = step
@@ -183,8 +182,7 @@ class Checkpointer:
     def wait(self) -> None:
         """Block until pending async saves are committed."""
         try:
-            with waiting_for_peers(f"the checkpoint save of step {self._pending}"):
-                self.manager.wait_until_finished()
+            self.manager.wait_until_finished()
         except Exception as error:
             self._failed(self._pending, error)
 
@@ -232,8 +230,7 @@ class Checkpointer:
     def _read(self, step: int, **items: ocp.args.CheckpointArgs) -> dict | str:
         """The items of `step`, or the cause when they cannot be read (agreed by all processes)."""
         try:
-            with waiting_for_peers(f"the checkpoint restore of step {step}"):
-                restored, problem = self.manager.restore(step, args=ocp.args.Composite(**items)), ""
+            restored, problem = self.manager.restore(step, args=ocp.args.Composite(**items)), ""
         except Exception as error:  # any unreadable item makes the step unusable
             restored, problem = None, cause(error)
         if not all_processes(not problem):
@@ -327,8 +324,7 @@ class Checkpointer:
         try:
             self.wait()
         finally:
-            with waiting_for_peers("the checkpoint manager to close"):
-                self.manager.close()
+            self.manager.close()
             if self._failed_step is not None:  # its abandoned writes may have gone on after the first removal
                 self._remove_temporary(self._failed_step, settle_s=2.0)
 

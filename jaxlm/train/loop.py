@@ -66,8 +66,7 @@ def evaluate(session: Session, batches: Iterator[dict[str, np.ndarray]]) -> dict
     with parallel.use_mesh(session.mesh, session.rules, session.hooks):
         for batch in batches:
             metrics = session.eval_step(session.state["params"], session.put_batch(batch))
-            with parallel.waiting_for_peers("an eval step"):
-                metrics = jax.device_get(metrics)
+            metrics = jax.device_get(metrics)
             for key, value in metrics.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
             count += 1
@@ -159,9 +158,8 @@ def _train(
                         break
                 checkpoints.check_for_errors()
                 rows = next(batches)
-                with parallel.waiting_for_peers("a train step"):  # dispatching can wait on a dead peer's collective
-                    batch = session.put_batch(rows)
-                    session.state, metrics = session.train_step(session.state, batch)
+                batch = session.put_batch(rows)
+                session.state, metrics = session.train_step(session.state, batch)
                 step += 1
                 reporter.push(step, metrics, batch)  # reports step - 1 while this step runs
                 evaluating = cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < total

@@ -25,7 +25,6 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxlm import parallel
 from jaxlm.config import Config
 from jaxlm.errors import JaxlmError
 from jaxlm.train import flops
@@ -64,11 +63,8 @@ class StepReporter:
             return
         step, metrics = self.pending
         self.pending = None
-        # Reading the step (and the learning rate, computed on the device) waits on the device,
-        # which a dead peer's collective can hang.
-        with parallel.waiting_for_peers("a train step"):
-            values = {key: float(value) for key, value in jax.device_get(metrics).items()}
-            self._report(step, values)
+        values = {key: float(value) for key, value in jax.device_get(metrics).items()}
+        self._report(step, values)
 
     def _report(self, step: int, values: dict[str, float]) -> None:
         self.losses[step] = values["loss"]

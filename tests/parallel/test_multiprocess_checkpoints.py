@@ -69,7 +69,7 @@ def _finish(started: list, timeout: float = TIMEOUT_S) -> list[int]:
 
 @pytest.fixture(scope="module")
 def short_documents(tmp_path_factory):
-    """A local text of short documents (a loader window of 64 spans a few steps), prepared once
+    """A local text of short documents (many documents per step), prepared once
     here so the workers do not prepare it concurrently; overrides that select it."""
     path = tmp_path_factory.mktemp("text") / "documents.txt"
     rng = np.random.default_rng(0)
