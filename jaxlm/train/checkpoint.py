@@ -24,6 +24,7 @@ outcome, so they restore the same one.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import pathlib
@@ -111,13 +112,37 @@ def _quiet_orbax() -> None:
 def cause(error: BaseException) -> str:
     """The root of an exception chain as one short line: the OS's words for a failed system call
     ('No space left on device', also when TensorStore reports it), else 'Type: first line'."""
+    root = _root(error)
+    text = str(root).strip()
+    code = _errno(root)
+    if code is not None:
+        return os.strerror(code)
+    return f"{type(root).__name__}: {text.splitlines()[0][:200]}" if text else type(root).__name__
+
+
+# Failures of the machine rather than of the data: the step is fine, reading it again later will work.
+_ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EIO, errno.ESTALE,
+                       errno.ETIMEDOUT, errno.EAGAIN}
+
+
+def _root(error: BaseException) -> BaseException:
     while error.__cause__ is not None or error.__context__ is not None:
         error = error.__cause__ or error.__context__
-    text = str(error).strip()
-    errno = getattr(error, "errno", None) or re.search(r"os_error_code='(\d+)'|\[Errno (\d+)\]", text)
-    if errno is not None:
-        return os.strerror(int(errno if isinstance(errno, int) else next(filter(None, errno.groups()))))
-    return f"{type(error).__name__}: {text.splitlines()[0][:200]}" if text else type(error).__name__
+    return error
+
+
+def _errno(error: BaseException) -> int | None:
+    """The OS error code of `error`, also when TensorStore reports one in its message."""
+    if isinstance(getattr(error, "errno", None), int):
+        return error.errno
+    found = re.search(r"os_error_code='(\d+)'|\[Errno (\d+)\]", str(error))
+    return int(next(filter(None, found.groups()))) if found else None
+
+
+def _environment_failure(error: BaseException) -> bool:
+    """True when a failed read says nothing about the checkpoint (permissions, open files, memory)."""
+    root = _root(error)
+    return isinstance(root, MemoryError) or _errno(root) in _ENVIRONMENT_ERRNOS
 
 
 class Checkpointer:
@@ -231,8 +256,14 @@ class Checkpointer:
         """The items of `step`, or the cause when they cannot be read (agreed by all processes)."""
         try:
             restored, problem = self.manager.restore(step, args=ocp.args.Composite(**items)), ""
-        except Exception as error:  # any unreadable item makes the step unusable
-            restored, problem = None, cause(error)
+        except Exception as error:
+            lost = peer_lost(error, f"the checkpoint restore of step {step}")
+            if lost is not None:
+                raise lost from None
+            if _environment_failure(error):  # the step may be fine: never set it aside for this
+                raise JaxlmError(f"checkpoint step {step} in {self.directory} could not be read ({cause(error)}); "
+                                 "nothing was moved: fix that and run again") from None
+            restored, problem = None, cause(error)  # unreadable or inconsistent data: the step is unusable
         if not all_processes(not problem):
             return problem or "unreadable on another process"
         return restored

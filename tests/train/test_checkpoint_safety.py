@@ -1,6 +1,7 @@
 """Checkpoints never lose a run: another model is refused without touching files, corruption is
 detected (checksums, step) and fallen back from, read-only commands change nothing."""
 
+import errno
 import shutil
 
 import numpy as np
@@ -125,3 +126,22 @@ def test_checksums_are_exact_integer_sums_the_same_on_any_mesh():
         flipped = x.copy().view(np.uint32)
         flipped.reshape(-1)[index] ^= 1 << (index % 32)
         assert all(a != b for a, b in zip(checksums([flipped.view(np.float32)])[0], expected, strict=True))
+
+
+@pytest.mark.parametrize("failure", [PermissionError(errno.EACCES, "Permission denied"),
+                                     OSError(errno.EMFILE, "Too many open files"), MemoryError()],
+                         ids=["permissions", "open files", "memory"])
+def test_a_read_that_fails_for_the_machine_not_the_data_moves_nothing(trained, tmp_path, monkeypatch, failure):
+    """Only unreadable or inconsistent data is corruption: a step that could not be read for a
+    reason of the machine stays where it is, and the run says what went wrong in one line."""
+    workdir = copy_of(trained, tmp_path)
+    before = snapshot(workdir)
+
+    def fails(self, step, args=None):
+        raise ValueError("restore failed") from failure  # as Orbax wraps what TensorStore raised
+
+    monkeypatch.setattr(checkpoint_module.ocp.CheckpointManager, "restore", fails)
+    with pytest.raises(JaxlmError, match=r"checkpoint step 4 .* could not be read .*nothing was moved") as raised:
+        train(load_config("gpt2_tiny", [*RUN, f"workdir={workdir}"]), progress=False, console=lambda _: None)
+    assert "\n" not in str(raised.value)
+    assert snapshot(workdir) == before
