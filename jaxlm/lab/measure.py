@@ -1,9 +1,14 @@
-"""Compile the real train step on abstract inputs, read what the compiler says, and run it when asked.
+"""Compile the real train step (or its gradient alone) on abstract inputs, read what the compiler
+says, and run it when asked.
 
 The step is `jaxlm.train.step.make_train_step` under `jit_train_step` with the run's shardings,
 exactly what `jaxlm train` runs; only its inputs differ: `jax.ShapeDtypeStruct`s carrying
 NamedShardings, so `.lower(...).compile()` needs no weights and a 256-device mesh of host CPU
-devices compiles a model this machine could never hold. From the executable:
+devices compiles a model this machine could never hold. `compile_gradient` compiles ∇ of the same
+objective's loss with respect to the parameters and nothing else: parameters are its arguments
+and gradients its outputs, so its temporaries are the activations the forward pass keeps for the
+backward pass (and the backward's own scratch), which `jaxlm.lab.memory.activation_bytes`
+predicts. From the executable:
 
     memory_analysis()   argument, output, alias, temporary and code bytes per device
     cost_analysis()     the compiler's FLOPs and bytes accessed per device (a `while` body — the
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -29,7 +34,10 @@ from jaxlm import parallel
 from jaxlm.config import Config
 from jaxlm.lab.batch import abstract_batch, random_batch
 from jaxlm.lab.hlo import HloCollectives, read_collectives
+from jaxlm.lab.layout import Layout, make_layout
 from jaxlm.models import build_model
+from jaxlm.nn.hooks import ExecutionHooks
+from jaxlm.objectives import get_objective
 from jaxlm.train.checkpoint import abstract_state
 from jaxlm.train.optimizer import make_optimizer
 from jaxlm.train.session import build_session, parallel_layout, train_step_for
@@ -51,6 +59,11 @@ class CompiledStep:
     bytes_accessed: float | None
     collectives: HloCollectives
     hlo_text: str
+
+    def layout(self) -> Layout:
+        """The rule table applied to this config on this mesh: the input of every prediction."""
+        return make_layout(self.cfg, self.abstract_params, self.rules, parallel.mesh_sizes(self.mesh),
+                           jax.default_backend())
 
 
 def abstract_model(cfg: Config) -> tuple[nnx.GraphDef, nnx.State, nnx.State]:
@@ -77,11 +90,29 @@ def memory_figures(executable: Any) -> dict[str, float]:
     return {key: float(value) for key, value in figures.items()}
 
 
-def _cost(executable: Any) -> dict[str, float]:
+def cost_figures(executable: Any) -> dict[str, float]:
+    """`cost_analysis()` as one dict ('flops', 'bytes accessed', ...; empty when the backend has none)."""
     cost = executable.cost_analysis()
     if isinstance(cost, list | tuple):  # older jax: one dict per program
         cost = cost[0] if cost else {}
     return cost or {}
+
+
+def compile_program(cfg: Config, program: Callable, args: tuple, mesh: Mesh, rules: parallel.Rules,
+                    hooks: ExecutionHooks, abstract_params: nnx.State) -> CompiledStep:
+    """Lower and compile the jitted `program` on `args` (abstract or real) under the mesh, rules and
+    hooks, and read its memory, cost and collectives."""
+    started = time.perf_counter()
+    with parallel.use_mesh(mesh, rules, hooks):
+        executable = program.lower(*args).compile()
+    seconds = time.perf_counter() - started
+    cost = cost_figures(executable)
+    text = executable.as_text()
+    return CompiledStep(
+        cfg=cfg, mesh=mesh, rules=rules, abstract_params=abstract_params, executable=executable,
+        compile_seconds=seconds, memory=memory_figures(executable), flops=cost.get("flops"),
+        bytes_accessed=cost.get("bytes accessed"), collectives=read_collectives(text, mesh.size), hlo_text=text,
+    )
 
 
 def compile_step(cfg: Config) -> CompiledStep:
@@ -96,18 +127,25 @@ def compile_step(cfg: Config) -> CompiledStep:
     shapes = jax.eval_shape(init, params)
     shardings = parallel.state_shardings(shapes, mesh, rules)
     step = train_step_for(cfg, graphdef, rngs, tx, shardings, mesh)
-    started = time.perf_counter()
-    with parallel.use_mesh(mesh, rules, hooks):
-        executable = step.lower(abstract_state(shapes, shardings),
-                                abstract_batch(cfg, parallel.batch_sharding(mesh))).compile()
-    seconds = time.perf_counter() - started
-    cost = _cost(executable)
-    text = executable.as_text()
-    return CompiledStep(
-        cfg=cfg, mesh=mesh, rules=rules, abstract_params=params, executable=executable, compile_seconds=seconds,
-        memory=memory_figures(executable), flops=cost.get("flops"), bytes_accessed=cost.get("bytes accessed"),
-        collectives=read_collectives(text, mesh.size), hlo_text=text,
-    )
+    args = (abstract_state(shapes, shardings), abstract_batch(cfg, parallel.batch_sharding(mesh)))
+    return compile_program(cfg, step, args, mesh, rules, hooks, params)
+
+
+def compile_gradient(cfg: Config, devices: Sequence[jax.Device] | None = None) -> CompiledStep:
+    """Lower and compile ∇ of `cfg`'s objective loss with respect to the parameters (no optimizer,
+    no dropout: see the module docstring) for `cfg.parallel`'s mesh over `devices` (default: all);
+    ConfigError for a bad layout."""
+    mesh, rules, hooks = parallel_layout(cfg, devices)
+    graphdef, params, rngs = abstract_model(cfg)
+    objective = get_objective(cfg.data.objective)
+
+    def loss(params: nnx.State, batch: dict) -> jax.Array:
+        return objective.loss(nnx.merge(graphdef, params, rngs), batch, deterministic=True)[0]
+
+    shardings = parallel.state_shardings(params, mesh, rules)
+    sharded = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), params, shardings)
+    args = (sharded, abstract_batch(cfg, parallel.batch_sharding(mesh)))
+    return compile_program(cfg, jax.jit(jax.grad(loss)), args, mesh, rules, hooks, params)
 
 
 @dataclasses.dataclass

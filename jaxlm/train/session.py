@@ -8,7 +8,7 @@ steps. Built once by `build_session`, shared by training (`loop.py`) and `jaxlm 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -86,9 +86,12 @@ def _check_trainable_dtype(cfg: Config) -> None:
         )
 
 
-def parallel_layout(cfg: Config) -> tuple[Mesh, parallel.Rules, ExecutionHooks]:
-    """(mesh, rule table, execution hooks) of `cfg.parallel`, after every layout check (ConfigError)."""
-    mesh = parallel.make_mesh(cfg.parallel)
+def parallel_layout(
+    cfg: Config, devices: Sequence[jax.Device] | None = None
+) -> tuple[Mesh, parallel.Rules, ExecutionHooks]:
+    """(mesh, rule table, execution hooks) of `cfg.parallel` over `devices` (default: all), after
+    every layout check (ConfigError)."""
+    mesh = parallel.make_mesh(cfg.parallel, devices)
     parallel.check_divisibility(cfg, mesh)
     _check_microbatches(cfg, mesh)
     rules = parallel.rules_for(cfg.parallel.strategy, sequence_parallel=cfg.parallel.sequence_parallel)
