@@ -1,20 +1,16 @@
-"""Per-device activation memory under tensor, sequence and context parallelism, from the compiler.
+"""Per-device activation memory under tensor, sequence and context parallelism: compiled against predicted.
 
     python benchmarks/activation_memory.py [--devices 4]
 
-Compiles (never runs) the gradient of a 2-layer gpt2_tiny loss with respect to its parameters on
-abstract inputs and prints `memory_analysis().temp_size_in_bytes` per device: the forward
-activations kept for the backward pass and the backward's own temporaries (parameters and their
-gradients are arguments and outputs, not temporaries). Each dimension is measured where it
-matters, n = --devices ways, against one device with the same rows:
+For each layout, `jaxlm.lab.measure.compile_gradient` compiles (never runs) the gradient of a
+2-layer gpt2_tiny's loss with respect to its parameters on abstract inputs; its temporaries per
+device are the forward activations kept for the backward pass and the backward's own scratch
+(parameters and their gradients are arguments and outputs). Beside them,
+`jaxlm.lab.memory.activation_bytes` predicts them from the rule table. Each dimension is measured
+where it matters, n = --devices ways, and compared with the layout it splits further:
 
-    sequence parallelism  wide and short (d_model 512, 4 × 64 tokens)
-        tp n        sub-layer insides split by heads / mlp; the residual stream whole on every device
-        tp n + sp   the residual stream split too; predicted (single − G)/n + G, where G are the
-                    sub-layer inputs all-gathered for the column-parallel matmuls and kept for their
-                    weight gradients (2 per layer and the LM head's: G = (2L + 1)·b·s·d·4 bytes)
-    context parallelism   narrow and long (d_model 64, 2 × 1024 tokens)
-        context n   every activation split along the sequence; predicted single / n
+    sequence parallelism  wide and short (d_model 512, 4 × 64 tokens): tp n, then tp n + sp against tp n
+    context parallelism   narrow and long (d_model 64, 2 × 1024 tokens): context n against one device
 
 (Context parallelism on a wide, short model is dominated instead by the partial weight gradients
 each device holds before their all-reduce, as under data parallelism.) Dropout is off.
@@ -40,67 +36,43 @@ def main() -> None:
     import jax
 
     n = args.devices
-    print(f"gpt2_tiny, {LAYERS} layers, float32, {jax.devices()[0].platform} devices, compiled only")
-    print(f"{'layout':24} {'shape b x s, d':>15} {'activation MB/dev':>18} {'vs single':>10} {'predicted':>10}")
-
-    shape = SEQUENCE_SHAPE
-    single = activation_bytes(shape, [], 1)
-    tp = activation_bytes(shape, ["parallel.strategy=tp"], n)
-    sp = activation_bytes(shape, ["parallel.strategy=tp", "parallel.sequence_parallel=true"], n)
-    gathered = (2 * LAYERS + 1) * shape["batch"] * shape["length"] * shape["d_model"] * 4
-    row(shape, "single", single, single)
-    row(shape, f"tp {n}", tp, single)
-    row(shape, f"tp {n} + sp", sp, single, ((single - gathered) / n + gathered) / single)
-
-    shape = CONTEXT_SHAPE
-    single = activation_bytes(shape, [], 1)
-    row(shape, "single", single, single)
-    for attention in ("ring", "all_gather"):
-        split = activation_bytes(shape, [f"parallel.context={n}", f"parallel.context_attention={attention}"], n)
-        row(shape, f"context {n} {attention}", split, single, 1 / n)
-
-
-def row(shape: dict, name: str, nbytes: int, single: int, predicted: float | None = None) -> None:
-    text = f"{shape['batch']} x {shape['length']}, {shape['d_model']}"
-    expected = "" if predicted is None else f"{predicted:.3f}"
-    print(f"{name:24} {text:>15} {nbytes / 1e6:18.3f} {nbytes / single:10.3f} {expected:>10}")
+    groups = [  # (shape, [(layout, overrides, devices, the layout it is compared with)])
+        (SEQUENCE_SHAPE, [("single", [], 1, None), (f"tp {n}", ["parallel.strategy=tp"], n, "single"),
+                          (f"tp {n} + sp", ["parallel.strategy=tp", "parallel.sequence_parallel=true"], n, f"tp {n}")]),
+        (CONTEXT_SHAPE, [("single", [], 1, None)] + [
+            (f"context {n} {attention}", [f"parallel.context={n}", f"parallel.context_attention={attention}"], n,
+             "single") for attention in ("ring", "all_gather")]),
+    ]
+    print(f"gpt2_tiny, {LAYERS} layers, float32, {jax.devices()[0].platform} devices, compiled only; "
+          "activation MB per device, compiled and predicted (jaxlm.lab.memory)")
+    print(f"{'layout':22} {'shape b x s, d':>15} {'compiled':>9} {'predicted':>10} {'against':>8} "
+          f"{'compiled ratio':>15} {'predicted ratio':>16}")
+    for shape, layouts in groups:
+        text = f"{shape['batch']} x {shape['length']}, {shape['d_model']}"
+        figures = {}
+        for name, overrides, devices, against in layouts:
+            figures[name] = measured, predicted = activation(shape, overrides, devices)
+            ratios = ""
+            if against:
+                ratios = f"{against:>8} {measured / figures[against][0]:15.3f} {predicted / figures[against][1]:16.3f}"
+            print(f"{name:22} {text:>15} {measured / 1e6:9.3f} {predicted / 1e6:10.3f} {ratios}")
 
 
-def activation_bytes(shape: dict, overrides: list[str], devices: int) -> int:
-    """Compiled per-device temporary bytes of ∇loss(params) for gpt2_tiny of `shape` on `devices`."""
-    return compile_gradient(shape, overrides, devices).memory_analysis().temp_size_in_bytes
-
-
-def compile_gradient(shape: dict, overrides: list[str], devices: int):
-    """∇loss(params) of gpt2_tiny of `shape` with `overrides`, compiled for `devices` host devices."""
+def activation(shape: dict, overrides: list[str], devices: int) -> tuple[float, float]:
+    """(compiled, predicted) activation bytes per device of gpt2_tiny of `shape` on `devices` host devices."""
     import jax
-    import jax.numpy as jnp
-    import optax
-    from flax import nnx
 
-    from jaxlm import parallel
     from jaxlm.config import load_config
-    from jaxlm.models import build_model
+    from jaxlm.lab.measure import compile_gradient
+    from jaxlm.lab.memory import activation_bytes
 
     d, length = shape["d_model"], shape["length"]
     cfg = load_config("gpt2_tiny", [
         f"model.num_layers={LAYERS}", f"model.d_model={d}", f"model.d_ff={4 * d}", f"model.max_length={length}",
         f"data.seq_length={length}", f"data.batch_size={shape['batch']}", "model.dropout_rate=0", *overrides,
     ])
-    mesh = parallel.make_mesh(cfg.parallel, jax.devices()[:devices])
-    parallel.check_divisibility(cfg, mesh)
-    rules = parallel.rules_for(cfg.parallel.strategy, sequence_parallel=cfg.parallel.sequence_parallel)
-    graphdef, params, rest = nnx.split(nnx.eval_shape(lambda: build_model(cfg.model)), nnx.Param, ...)
-    params = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                          params, parallel.state_shardings(params, mesh, rules))
-    rows = jax.ShapeDtypeStruct((shape["batch"], length), jnp.int32, sharding=parallel.batch_sharding(mesh))
-
-    def loss(params, inputs, targets):
-        logits = nnx.merge(graphdef, params, rest)(inputs)["logits"]
-        return optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
-
-    with parallel.use_mesh(mesh, rules, parallel.execution_hooks(cfg.parallel, mesh)):
-        return jax.jit(jax.grad(loss)).lower(params, rows, rows).compile()
+    compiled = compile_gradient(cfg, jax.devices()[:devices])
+    return compiled.memory["temporaries"], activation_bytes(compiled.layout())
 
 
 if __name__ == "__main__":
