@@ -12,7 +12,7 @@ the process with a C++ stack trace. `watch_peers(client, timeout)` (called by
 `initialize_distributed`) starts a liveness thread instead of timing any one wait, so a long
 compile or checkpoint save on a healthy run is never mistaken for a death:
 
-    every BEAT_S:  store[jaxlm/alive/<me>] = beat count          (the runtime's key-value store)
+    every BEAT_S:  store[jaxlm_alive/<me>] = beat count          (the runtime's key-value store)
                    read every peer's count; a peer whose count has not moved for `timeout` s,
                    or a store (held by process 0, the coordinator) that has not answered for
                    `timeout` s, ends this process with one line and `PEER_LOST_EXIT_CODE`
@@ -37,7 +37,7 @@ from jaxlm.errors import PEER_LOST_EXIT_CODE, PeerLostError
 
 PEER_TIMEOUT_S = 120
 BEAT_S = 0.5
-_KEY = "jaxlm/alive/"
+_KEY = "jaxlm_alive/"
 _DONE = "done"
 _liveness: _Liveness | None = None
 
