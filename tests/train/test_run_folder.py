@@ -1,5 +1,5 @@
 """A run folder is self-contained: its resolved config.yaml and tokenizer/ travel with it, so
-`generate`, `eval` and `convert --to-hf` work on it moved and with the tokenizer cache cleared;
+`generate`, `fill-mask`, `eval` and `convert --to-hf` work on it moved and with the tokenizer cache cleared;
 `train.init_from` brings the checkpoint's tokenizer or says in one line why it cannot."""
 
 import shutil
@@ -45,6 +45,17 @@ def test_a_moved_run_without_the_cache_generates_evaluates_and_converts(tmp_path
     lines(capsys, "convert", "--to-hf", str(tmp_path / "moved"), "--out", str(tmp_path / "hf"))
     assert (tmp_path / "hf" / "model.safetensors").is_file() and (tmp_path / "hf" / "spiece.model").is_file()
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_moved_encoder_run_without_the_cache_fills_masks_as_before(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("JAXLM_CACHE", str(tmp_path / "cache"))
+    train(load_config("bert_tiny", [*RUN, f"workdir={tmp_path / 'run'}"]), progress=False, console=lambda _: None)
+    fill = ["--text", "A list is a [MASK] of items.", "--top-k", "3"]
+    before = lines(capsys, "fill-mask", str(tmp_path / "run"), *fill)
+    (tmp_path / "run").rename(tmp_path / "moved")
+    shutil.rmtree(tmp_path / "cache")
+    assert lines(capsys, "fill-mask", str(tmp_path / "moved"), *fill) == before
+    assert before[1].startswith("  [MASK] 1: ") and len(before[1].split("  ")) == 1 + 3 and "▁" not in before[1]
 
 
 @pytest.fixture
