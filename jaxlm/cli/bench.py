@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulate this many host CPU devices (compile-only sweeps of big meshes: --steps 0)")
     parser.add_argument("--steps", type=int, default=3, help="steps to run and time per row (0: compile only)")
     parser.add_argument("--hardware", default="",
-                        help="profile the predictions are for: h100, a100, tpu_v5e, tpu_v5p "
+                        help="profile the predictions are for: h100, h200, a100, tpu_v5e, tpu_v5p "
                              "(default: this device's, else h100)")
     parser.add_argument("--out", default="", help="output folder (default: <workdir>/bench/<time>)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")

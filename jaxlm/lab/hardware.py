@@ -12,7 +12,9 @@ receives as much, the quantity the ring collectives of `jaxlm.lab.hlo` are count
 
 Chip figures were checked against copies of the cited vendor pages (dense, i.e. half the "with
 sparsity" tensor-core numbers NVIDIA prints first); the per-GPU InfiniBand figures are the DGX
-systems' one-NIC-per-GPU layout and were not re-checked.
+systems' one-NIC-per-GPU layout and were not re-checked. A profile's peak FLOP/s is not written
+here: it is `jaxlm.train.flops.PEAK_FLOPS` of its first device kind, the table the train loop's
+MFU uses, so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -20,17 +22,18 @@ from __future__ import annotations
 import dataclasses
 
 from jaxlm.errors import JaxlmError
+from jaxlm.train.flops import PEAK_FLOPS, device_name
 
 GB = 1e9
 
 
 @dataclasses.dataclass(frozen=True)
 class Hardware:
-    """One device kind. Rates in FLOP/s and bytes/s, capacity in bytes."""
+    """One device kind. Rates in FLOP/s and bytes/s, capacity in bytes; `device_kinds` are
+    `PEAK_FLOPS` names, and `peak_flops` is the first one's entry there."""
 
     name: str
     description: str
-    peak_flops: float
     hbm_bandwidth: float
     hbm_bytes: float
     fast_link: float
@@ -38,6 +41,10 @@ class Hardware:
     slow_link: float
     device_kinds: tuple[str, ...]
     sources: tuple[str, ...]
+    peak_flops: float = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "peak_flops", PEAK_FLOPS[self.device_kinds[0]])
 
 
 PROFILES: dict[str, Hardware] = {
@@ -46,9 +53,9 @@ PROFILES: dict[str, Hardware] = {
         Hardware(
             name="h100",
             description="NVIDIA H100 SXM5 80GB, 8 per node on NVLink 4 + NVSwitch, 400 Gb/s InfiniBand per GPU",
-            peak_flops=989e12, hbm_bandwidth=3350 * GB, hbm_bytes=80 * GB,
+            hbm_bandwidth=3350 * GB, hbm_bytes=80 * GB,
             fast_link=450 * GB, domain_size=8, slow_link=50 * GB,
-            device_kinds=("H100", "H200"),
+            device_kinds=("H100",),
             sources=(
                 "https://www.nvidia.com/en-us/data-center/h100/ (H100 SXM: BF16 1,979 TFLOPS with sparsity, "
                 "80 GB, 3.35 TB/s, NVLink 900 GB/s)",
@@ -57,9 +64,25 @@ PROFILES: dict[str, Hardware] = {
             ),
         ),
         Hardware(
+            name="h200",
+            description="NVIDIA H200 SXM 141GB, 8 per node on NVLink 4 + NVSwitch, 400 Gb/s InfiniBand per GPU",
+            hbm_bandwidth=4800 * GB, hbm_bytes=141 * GB,
+            fast_link=450 * GB, domain_size=8, slow_link=50 * GB,
+            device_kinds=("H200",),
+            sources=(
+                "https://www.nvidia.com/en-us/data-center/h200/ (H200 SXM: BF16 1,979 TFLOPS with sparsity, "
+                "141 GB HBM3e, 4.8 TB/s, NVLink 900 GB/s); the page itself was not in the copies searched: "
+                "the figures were checked against MLCommons inference v4.1's NVIDIA H200-SXM-141GBx8 system "
+                "description (141 GB HBM3e, 18x 4th Gen NVLink 900 GB/s, 8 per node) and spec tables that "
+                "quote NVIDIA (4.8 TB/s, 989 TFLOPS dense BF16)",
+                "DGX H200 system: 8 GPUs on NVSwitch, one 400 Gb/s ConnectX-7 InfiniBand port per GPU, as DGX H100 "
+                "(not re-checked here)",
+            ),
+        ),
+        Hardware(
             name="a100",
             description="NVIDIA A100 SXM4 80GB, 8 per node on NVLink 3 + NVSwitch, 200 Gb/s InfiniBand per GPU",
-            peak_flops=312e12, hbm_bandwidth=2039 * GB, hbm_bytes=80 * GB,
+            hbm_bandwidth=2039 * GB, hbm_bytes=80 * GB,
             fast_link=300 * GB, domain_size=8, slow_link=25 * GB,
             device_kinds=("A100",),
             sources=(
@@ -73,7 +96,7 @@ PROFILES: dict[str, Hardware] = {
         Hardware(
             name="tpu_v5e",
             description="Google TPU v5e, 2D torus ICI (4 ports per chip), slices up to 256 chips",
-            peak_flops=197e12, hbm_bandwidth=819 * GB, hbm_bytes=16 * GB,
+            hbm_bandwidth=819 * GB, hbm_bytes=16 * GB,
             fast_link=100 * GB, domain_size=256, slow_link=3.125 * GB,
             device_kinds=("TPU v5 lite", "TPU v5e"),
             sources=(
@@ -84,7 +107,7 @@ PROFILES: dict[str, Hardware] = {
         Hardware(
             name="tpu_v5p",
             description="Google TPU v5p, 3D torus ICI (6 ports per chip), slices up to 6,144 chips",
-            peak_flops=459e12, hbm_bandwidth=2765 * GB, hbm_bytes=95 * GB,
+            hbm_bandwidth=2765 * GB, hbm_bytes=95 * GB,
             fast_link=200 * GB, domain_size=6144, slow_link=6.25 * GB,
             device_kinds=("TPU v5p", "TPU v5"),
             sources=(
@@ -104,9 +127,7 @@ def hardware_for(name: str) -> Hardware:
 
 
 def profile_of_device(device_kind: str) -> Hardware | None:
-    """The profile whose `device_kinds` names `device_kind` (e.g. 'NVIDIA H100 80GB HBM3'), or None (CPU)."""
-    kind = device_kind.lower()
-    for profile in PROFILES.values():
-        if any(name.lower() in kind for name in profile.device_kinds):
-            return profile
-    return None
+    """The profile of `device_kind` (e.g. 'NVIDIA H100 80GB HBM3'): the one listing the `PEAK_FLOPS`
+    name it matches, or None (CPU, or a device with a peak but no profile, such as an L4)."""
+    name = device_name(device_kind)
+    return next((profile for profile in PROFILES.values() if name in profile.device_kinds), None)

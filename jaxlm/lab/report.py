@@ -45,6 +45,8 @@ def _figure(comparison: Comparison, value: float | None) -> str:
 
 def _gap(comparison: Comparison) -> str:
     gap = comparison.gap
+    if not comparison.comparable:
+        return "not comparable"
     if gap is None:
         return "–"
     text = "inf" if math.isinf(gap) else f"{100 * gap:+.1f} %"
@@ -115,7 +117,7 @@ def markdown(config: str, results: Sequence[Result], hardware: Hardware) -> str:
         lines.append(f"| {r.strategy} | {_mesh(r)} | {human_bytes(m.parameters)} | {human_bytes(m.optimizer)} "
                      f"| {human_bytes(m.gradients)} | {human_bytes(m.activations)} | {human_bytes(m.batch)} "
                      f"| {human_bytes(total)} ({100 * total / hardware.hbm_bytes:.1f} %) |")
-    lines += ["", "## Predicted beside measured (⚑: more than 10 % apart)", "",
+    lines += ["", "## Predicted beside measured (⚑: more than 10 % apart; not comparable: the note says why)", "",
               "| strategy | mesh | figure | predicted | measured | gap | note |", "|---|---|---|---|---|---|---|"]
     for r in compiled:
         for c in r.comparisons(hardware):

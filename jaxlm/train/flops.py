@@ -19,28 +19,36 @@ import jax
 
 from jaxlm.config import ModelConfig
 
-# Dense bfloat16 peak FLOP/s per device, matched against `device.device_kind` (first hit wins).
-# CPUs have no entry: MFU is then reported as unknown.
-PEAK_FLOPS: tuple[tuple[str, float], ...] = (
-    ("H200", 989e12),
-    ("H100", 989e12),
-    ("A100", 312e12),
-    ("L4", 121e12),
-    ("A10G", 125e12),
-    ("V100", 125e12),
-    ("TPU v6", 918e12),
-    ("TPU v5p", 459e12),
-    ("TPU v5 lite", 197e12),
-    ("TPU v5e", 197e12),
-    ("TPU v4", 275e12),
-    ("TPU v3", 123e12),
-)
+# Dense bfloat16 peak FLOP/s per device, keyed by a name `device.device_kind` contains. The first
+# hit wins, so 'TPU v5 lite' (v5e) comes before 'TPU v5' (v5p). CPUs have no entry: MFU is then
+# reported as unknown. The lab's roofline profiles (jaxlm.lab.hardware) take their peaks from here.
+PEAK_FLOPS: dict[str, float] = {
+    "H200": 989e12,
+    "H100": 989e12,
+    "A100": 312e12,
+    "L4": 121e12,
+    "A10G": 125e12,
+    "V100": 125e12,
+    "TPU v6": 918e12,
+    "TPU v5p": 459e12,
+    "TPU v5 lite": 197e12,
+    "TPU v5e": 197e12,
+    "TPU v5": 459e12,
+    "TPU v4": 275e12,
+    "TPU v3": 123e12,
+}
+
+
+def device_name(device_kind: str) -> str | None:
+    """The first `PEAK_FLOPS` name `device_kind` contains ('NVIDIA H100 80GB HBM3' → 'H100'), or None (CPU)."""
+    kind = device_kind.lower()
+    return next((name for name in PEAK_FLOPS if name.lower() in kind), None)
 
 
 def peak_flops(device: jax.Device) -> float | None:
     """The device's dense bf16 peak FLOP/s from `PEAK_FLOPS`, or None when unknown (CPU)."""
-    kind = device.device_kind
-    return next((peak for name, peak in PEAK_FLOPS if name.lower() in kind.lower()), None)
+    name = device_name(device.device_kind)
+    return None if name is None else PEAK_FLOPS[name]
 
 
 def attention_flops(rows: int, queries: int, keys: int, width: int, *, causal: bool) -> float:

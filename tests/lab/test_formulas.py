@@ -12,9 +12,12 @@ from jaxlm.errors import JaxlmError
 from jaxlm.lab.hardware import PROFILES, hardware_for, profile_of_device
 from jaxlm.lab.layout import make_layout
 from jaxlm.lab.memory import predict_memory
+from jaxlm.lab.report import _gap
 from jaxlm.lab.roofline import Roofline, link_of
+from jaxlm.lab.sweep import Comparison
 from jaxlm.lab.traffic import by_kind, predict_traffic
 from jaxlm.models import build_model
+from jaxlm.train.flops import peak_flops
 from jaxlm.train.step import split_model
 
 TINY = ["model.vocab_size=256", "model.d_model=64", "model.num_heads=4", "model.d_ff=128", "model.num_layers=2",
@@ -70,14 +73,26 @@ def test_roofline_takes_the_largest_term():
     assert roof.mfu == pytest.approx(4e12 / (3.0 * 1e12))
 
 
-@pytest.mark.parametrize("kind, name", [("NVIDIA H100 80GB HBM3", "h100"), ("NVIDIA A100-SXM4-80GB", "a100"),
+@pytest.mark.parametrize("kind, name", [("NVIDIA H100 80GB HBM3", "h100"), ("NVIDIA H200", "h200"),
+                                        ("NVIDIA A100-SXM4-80GB", "a100"), ("NVIDIA L4", None),
                                         ("TPU v5 lite", "tpu_v5e"), ("TPU v5p", "tpu_v5p"), ("cpu", None)])
 def test_device_kinds_map_to_profiles(kind, name):
     profile = profile_of_device(kind)
     assert (profile.name if profile else None) == name
+    if profile:  # the roofline's peak is the one the train loop's MFU divides by
+        assert profile.peak_flops == peak_flops(types.SimpleNamespace(device_kind=kind))
 
 
 def test_profiles_cite_sources_and_unknown_names_are_one_line_errors():
     assert all(p.sources and p.peak_flops > 0 and p.fast_link > p.slow_link for p in PROFILES.values())
-    with pytest.raises(JaxlmError, match="pick one of h100, a100, tpu_v5e, tpu_v5p"):
+    with pytest.raises(JaxlmError, match="pick one of h100, h200, a100, tpu_v5e, tpu_v5p"):
         hardware_for("v100")
+
+
+def test_a_note_explains_a_gap_without_hiding_its_flag_and_only_incomparable_figures_have_no_gap():
+    explained = Comparison("temporaries bytes/device", 100.0, 150.0, "activations are an estimate")
+    assert explained.gap == pytest.approx(-1 / 3) and explained.flagged
+    assert "⚑" in _gap(explained)
+    assert not Comparison("state bytes/device", 105.0, 100.0).flagged  # 5 % apart
+    other_device = Comparison("MFU", 0.4, 0.01, "measured on cpu, predicted for h100", comparable=False)
+    assert other_device.gap is None and not other_device.flagged and _gap(other_device) == "not comparable"
