@@ -32,7 +32,8 @@ def measured_and_predicted(d_model: int, rows: int, length: int, devices: int, *
 
 def test_sequence_parallelism_splits_the_residual_stream_over_tensor():
     """Wide and short (d_model 512, 4 × 64 tokens), tensor=4: tp keeps 13.13 MB per device (predicted
-    11.40), tp + sp 7.87 MB (predicted 6.69): sp keeps 0.600 of tp's bytes, predicted 0.586."""
+    11.40), tp + sp 7.87 MB (predicted 6.69): sp keeps 0.600 of tp's bytes, predicted 0.586. (On
+    four other shapes, tensor 2 or 4, the measured ratio was 0.5–16 % above the predicted one.)"""
     tp, tp_predicted = measured_and_predicted(512, 4, 64, 4, "parallel.strategy=tp")
     sp, sp_predicted = measured_and_predicted(512, 4, 64, 4, "parallel.strategy=tp", "parallel.sequence_parallel=true")
     tp_bytes, sp_bytes = (c.memory["temporaries"] for c in (tp, sp))
@@ -53,11 +54,12 @@ def test_context_parallelism_splits_every_activation_along_the_sequence(attentio
     """Narrow and long (d_model 64, 2 × 512 tokens), context=2: one device keeps 80.8 MB (predicted
     76.8), the ring 34.7 MB (0.429 of it) and all-gather 33.1 MB (0.409); predicted 30.0 MB (0.391)
     for both, as each keeps two score-sized tensors per attention where one device's XLA core keeps
-    three. The ring's compiled buffers hold a little more than two (`gap`: measured against
-    predicted ratio)."""
+    three. The compiled context cores keep between two and three, by shape: on five other shapes
+    (context 2–8) the measured ratio was 3–38 % above the predicted one, never below it."""
     single, single_predicted = measured_and_predicted(64, 2, 512, 1)
     split, split_predicted = measured_and_predicted(64, 2, 512, 2, "parallel.context=2",
                                                     f"parallel.context_attention={attention}")
     ratio = split.memory["temporaries"] / single.memory["temporaries"]
     assert ratio == pytest.approx(split_predicted / single_predicted, rel=gap)
+    assert ratio >= split_predicted / single_predicted
     assert split_predicted == pytest.approx(split.memory["temporaries"], rel=0.2)
