@@ -27,10 +27,15 @@ def test_prepare_reports_a_tokenizer_smaller_than_the_model(preset, capsys):
     assert f"model rows {rows:,}" in line
 
 
-def test_t5_v1_1_small_trains_with_adafactor_and_keeps_its_tokenizer(tmp_path, capsys):
-    preset = "t5_v1_1_small"
+@pytest.mark.parametrize("preset", ["bert_base", "gpt2_small", "t5_small", "t5_v1_1_small"])
+def test_trains_with_its_recipe_and_keeps_its_tokenizer(preset, tmp_path, capsys):
+    """Every row of the published vocabulary is kept (shrinking the width only), so the run trains
+    a model with more embedding rows than its tokenizer has pieces, with the preset's optimizer."""
     assert main(["train", "--no-progress", preset, *SHRINK, *EXTRA[preset], f"workdir={tmp_path}"]) == 0
     assert "train loss: step 1" in capsys.readouterr().out
     tokenizer = folder_tokenizer(tmp_path)
     assert tokenizer.vocab_size < load_config(preset).model.vocab_size
-    assert (tmp_path / "config.yaml").is_file()
+    saved = load_config(str(tmp_path / "config.yaml"))
+    assert saved.model.vocab_size == load_config(preset).model.vocab_size
+    recipe = "adafactor" if preset.startswith("t5") else "adamw"
+    assert saved.train.optimizer == load_config(preset).train.optimizer == recipe
