@@ -35,6 +35,16 @@ def test_bench_writes_report_json_and_plots_for_executed_rows(tmp_path, capsys):
     assert "Executed: dp data8, fsdp fsdp8" in out and "| dp | 8×1×1×1×1 |" in out
 
 
+def test_the_sweep_shows_its_progress_over_compiles_and_steps(tmp_path, capsys):
+    """Without --no-progress: one bar over the strategy × mesh rows as they compile (naming the
+    row), one over the timed steps."""
+    assert main(["bench", "gpt2_tiny", *TINY, "--out", str(tmp_path), "--strategies", "dp", "fsdp",
+                 "--steps", "2", "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    assert "compile: 100%" in err and "2/2" in err and "fsdp" in err
+    assert "run: 100%" in err and "4/4" in err
+
+
 def test_a_layout_the_config_rejects_is_a_skipped_row_naming_the_fix(tmp_path, capsys, monkeypatch):
     """A bare mesh is tried with every strategy, a `strategy:` mesh only with its own; a row whose
     compiled memory does not fit the devices is compiled but not run."""
