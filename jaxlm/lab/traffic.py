@@ -21,8 +21,8 @@ tensor axes = its other mesh axes, t the local tokens of its matmul, c the compu
    all-reduces its input gradient t·in·c in the backward pass. Full remat recomputes the forward
    all-reduces a block needs again (all but its last sub-layer's).
 4. Vocab-parallel loss. Softmax cross-entropy over vocab-split logits all-reduces 3 floats per
-   token (max, sum of exponentials, target logit); the accuracy metric's argmax all-gathers every
-   shard's maximum and its index (2 × g values per token).
+   token (max, sum of exponentials, target logit), and the accuracy metric one more (the count of
+   logits as high as the target's, `objectives/losses.py`): 4 × 4 bytes per token.
 5. Gradients. Each parameter's gradient is summed over BA. On GPU and TPU XLA reduce-scatters it
    over G and all-reduces the shard over BA∖G. The CPU compiler has neither ReduceScatterCreator
    nor AllReduceReassociate: it all-reduces the full gradient over BA, once per use of the
@@ -253,12 +253,8 @@ def vocab_parallel_loss(layout: Layout) -> list[Traffic]:
     if not split:
         return []
     tokens, g = layout.local_tokens(output_tokens(layout)), layout.group(split)
-    return [
-        Traffic("all-reduce", split, 3 * all_reduce(tokens * FLOAT32, g), 3,
-                "softmax over split vocabulary: max, sum, target logit"),
-        Traffic("all-gather", split, 2 * all_gather(tokens * g * FLOAT32, g), 2,
-                "accuracy's argmax over split vocabulary: every shard's max and its index"),
-    ]
+    return [Traffic("all-reduce", split, 4 * all_reduce(tokens * FLOAT32, g), 4,
+                    "softmax over split vocabulary: max, sum, target logit; accuracy: logits as high as the target")]
 
 
 def _uses(layout: Layout, tensor: Tensor) -> int:
