@@ -41,7 +41,7 @@ from jaxlm.lab.measure import CompiledStep, compile_step, prepare_execution
 from jaxlm.lab.memory import MemoryPrediction, predict_memory
 from jaxlm.lab.roofline import Roofline, executed_flops, hbm_bytes, roofline
 from jaxlm.lab.traffic import Traffic, by_kind, predict_traffic
-from jaxlm.train.flops import train_flops
+from jaxlm.train.flops import peak_flops, train_flops
 
 GAP = 0.10
 
@@ -254,9 +254,9 @@ def _execute(results: list[Result], steps: int, progress: bool) -> None:
             result.step_seconds.append(execution.run(1))
             bar.update()
     bar.close()
-    peak = profile_of_device(jax.devices()[0].device_kind)
+    peak = peak_flops(jax.devices()[0])  # the train loop's table: also devices without a profile (L4)
     for result in ready:
-        result.peak_flops = peak.peak_flops if peak else None
+        result.peak_flops = peak
 
 
 def sweep(
