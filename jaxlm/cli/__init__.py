@@ -70,8 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(modules[args.command].run(args) or 0)
     except PeerLostError as error:
+        from jaxlm.parallel import stderr_relay  # a multi-process run: jaxlm.parallel is loaded already
+
         print(f"error: {error}", file=sys.stderr, flush=True)
         sys.stdout.flush()
+        stderr_relay.stop()
         os._exit(PEER_LOST_EXIT_CODE)  # a normal exit would wait for the dead peer at the runtime's shutdown barrier
     except JaxlmError as error:
         print(f"error: {error}", file=sys.stderr)

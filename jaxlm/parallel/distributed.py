@@ -13,7 +13,8 @@ collectives through gloo (the CPU client has no other cross-process transport).
 
 `peer_timeout_s` bounds how long a process goes on after a peer stopped showing signs of life
 (see `peers.py`): after it, the process ends with one line instead of waiting for the runtime's
-heartbeat timeout (`HEARTBEAT_MARGIN_S` later) and its C++ abort.
+heartbeat timeout (`HEARTBEAT_MARGIN_S` later) and its C++ abort. The death of process 0 itself
+ends the others at once through that abort; `stderr_relay.py` makes its report one line.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import jax
 
 from jaxlm.errors import JaxlmError
+from jaxlm.parallel import stderr_relay
 from jaxlm.parallel.peers import PEER_TIMEOUT_S, watch_peers
 
 HEARTBEAT_MARGIN_S = 30
@@ -60,6 +62,7 @@ def initialize_distributed(
         raise JaxlmError(f"peer timeout {peer_timeout_s} s: give a whole number of seconds >= 1")
     heartbeat = {"heartbeat_timeout_seconds": peer_timeout_s + HEARTBEAT_MARGIN_S}
     if coordinator == "auto":
+        stderr_relay.start()
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
         jax.distributed.initialize(**heartbeat)
         watch_peers(_runtime_client(), peer_timeout_s)
@@ -75,6 +78,7 @@ def initialize_distributed(
         )
     if not 0 <= process_id < num_processes:
         raise JaxlmError(f"process_id={process_id} is outside 0..{num_processes - 1}; fix {ENV_PROCESS_ID}")
+    stderr_relay.start()
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id,
                                **heartbeat)

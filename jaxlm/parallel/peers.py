@@ -34,6 +34,7 @@ import jax
 import numpy as np
 
 from jaxlm.errors import PEER_LOST_EXIT_CODE, PeerLostError
+from jaxlm.parallel import stderr_relay
 
 PEER_TIMEOUT_S = 120
 BEAT_S = 0.5
@@ -121,6 +122,7 @@ class _Liveness:
         line = (f"error: {what} for {self.timeout_s:g} s: another process of the run has probably died, see its log; "
                 "restart all processes to resume from the newest checkpoint (--peer-timeout sets the wait)\n")
         os.write(2, line.encode())
+        stderr_relay.stop()
         os._exit(PEER_LOST_EXIT_CODE)  # a normal exit would wait for the dead peer too
 
 

@@ -115,20 +115,29 @@ def test_sigterm_to_one_process_stops_both_at_one_step_and_each_resumes_its_own_
 
 
 @pytest.mark.multiprocess
-def test_a_process_whose_peer_dies_ends_with_one_line_within_the_peer_timeout(tmp_path):
+@pytest.mark.parametrize("dead", [1, 0], ids=["a-peer", "the-coordinator"])
+def test_a_process_whose_peer_dies_ends_with_one_line_within_the_peer_timeout(tmp_path, dead):
+    """Process 1 dying: process 0's liveness watch ends it (exit 75) within the peer timeout.
+    Process 0 dying: the runtime aborts process 1 at once (SIGABRT); the relay makes that one line."""
     started = _start(tmp_path / "run", "dead", ["train.steps=1000"], ("--peer-timeout", "10"))
+    survivor = started[1 - dead]
     try:
         _wait_for_line(started[0][1], "train step 4:", started)
-        started[1][0].send_signal(signal.SIGKILL)
+        started[dead][0].send_signal(signal.SIGKILL)
         begun = time.monotonic()
-        code = started[0][0].wait(timeout=60)
+        code = survivor[0].wait(timeout=60)
         waited = time.monotonic() - begun
     finally:
         for process, _, _ in started:
             if process.poll() is None:
                 process.kill()
         _finish(started)
-    log = started[0][1].read_text()
+    log = survivor[1].read_text()
     errors = [line for line in log.splitlines() if line.startswith("error:")]
-    assert code == 75 and len(errors) == 1 and "another process of the run has probably died" in errors[0], log[-3000:]
+    assert len(errors) == 1 and "has probably died" in errors[0], log[-3000:]
     assert "Traceback" not in log and "Check failure" not in log and waited < 10 + 5
+    if dead == 1:
+        assert code == 75 and "another process of the run has probably died" in errors[0]
+    else:
+        assert code == -signal.SIGABRT and "process 0 (the coordinator" in errors[0] and waited < 5
+        assert "preemption_sync_manager" not in log and "Polled an error" not in log
