@@ -49,14 +49,17 @@ def start() -> None:
     if _relay is not None:
         return
     sys.stderr.flush()
-    read_end, write_end = os.pipe()
-    original = os.dup(2)
+    opened: list[int] = []
     try:
+        read_end, write_end = os.pipe()
+        opened += [read_end, write_end]
+        original = os.dup(2)
+        opened.append(original)
         pid = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", __file__], os.environ, setsid=True,
                              file_actions=[(os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_DUP2, original, 1),
                                            (os.POSIX_SPAWN_DUP2, original, 2)])
-    except OSError:  # no relay: the runtime's report stays as it is
-        for fd in (read_end, write_end, original):
+    except OSError:  # no stderr, no interpreter to run, no process to spare: the runtime's report stays as it is
+        for fd in opened:
             os.close(fd)
         return
     os.dup2(write_end, 2)
