@@ -130,6 +130,10 @@ def main() -> None:
     elif args.peer:  # bfloat16 matmuls are emulated on a CPU: only the float32 row compares anything
         settings.pop("bfloat16 / xla")
     if args.only:
+        unknown = [name for name in args.only if name not in settings]
+        if unknown:
+            parser.error(f"--only {', '.join(map(repr, unknown))}: no such setting on this device; choose from "
+                         f"{', '.join(map(repr, settings))} (put --only after the key=value overrides)")
         settings = {name: value for name, value in settings.items() if name in args.only}
     device = jax.devices()[0]
     peak = peak_flops(device)
