@@ -58,7 +58,7 @@ def start() -> None:
         pid = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", __file__], os.environ, setsid=True,
                              file_actions=[(os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_DUP2, original, 1),
                                            (os.POSIX_SPAWN_DUP2, original, 2)])
-    except OSError:  # no stderr, no interpreter to run, no process to spare: the runtime's report stays as it is
+    except (OSError, NotImplementedError):  # no stderr, interpreter, process or setsid: the report stays as it is
         for fd in opened:
             os.close(fd)
         return
