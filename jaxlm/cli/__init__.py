@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from jaxlm.errors import PEER_LOST_EXIT_CODE, JaxlmError, PeerLostError
+from jaxlm.errors import JaxlmError, PeerLostError
 
 EXIT_USER_ERROR = 2
 
@@ -70,12 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(modules[args.command].run(args) or 0)
     except PeerLostError as error:
-        from jaxlm.parallel import stderr_relay  # a multi-process run: jaxlm.parallel is loaded already
+        from jaxlm.parallel.peers import exit_peer_lost  # a multi-process run: jaxlm.parallel is loaded already
 
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        stderr_relay.stop()
-        os._exit(PEER_LOST_EXIT_CODE)  # a normal exit would wait for the dead peer at the runtime's shutdown barrier
+        exit_peer_lost(str(error))
     except JaxlmError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

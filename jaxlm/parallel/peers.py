@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import sys
 import threading
 import time
 
@@ -119,11 +120,18 @@ class _Liveness:
     def _end(self, what: str) -> None:
         if self.stopped.is_set():
             return
-        line = (f"error: {what} for {self.timeout_s:g} s: another process of the run has probably died, see its log; "
-                "restart all processes to resume from the newest checkpoint (--peer-timeout sets the wait)\n")
-        os.write(2, line.encode())
-        stderr_relay.stop()
-        os._exit(PEER_LOST_EXIT_CODE)  # a normal exit would wait for the dead peer too
+        exit_peer_lost(f"{what} for {self.timeout_s:g} s: another process of the run has probably died, see its "
+                       "log; restart all processes to resume from the newest checkpoint (--peer-timeout sets the wait)")
+
+
+def exit_peer_lost(message: str) -> None:
+    """End this process at once with `error: message` and PEER_LOST_EXIT_CODE: a normal exit would
+    wait for the dead peer at the runtime's shutdown barrier."""
+    os.write(2, f"error: {message}\n".encode())  # os.write: this may run beside the main thread's prints
+    with contextlib.suppress(Exception):  # a stdout that can no longer be written: nothing to flush into
+        sys.stdout.flush()
+    stderr_relay.stop()
+    os._exit(PEER_LOST_EXIT_CODE)
 
 
 def watch_peers(client, timeout_s: float) -> None:
