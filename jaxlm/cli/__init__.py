@@ -56,16 +56,29 @@ def version_line() -> str:
     return f"jaxlm {jaxlm.__version__} (jax {metadata.version('jax')}, flax {metadata.version('flax')})"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    modules = _available()
+def parse_arguments(argv: Sequence[str], modules: dict[str, Any] | None = None) -> argparse.Namespace:
+    """The command line as a namespace. `key=value` overrides may come before or after the options
+    (`train gpt2_tiny --no-progress train.steps=10`): argparse places only those before them, and the
+    rest are appended in order; anything else it cannot place stays an error."""
+    modules = _available() if modules is None else modules
     parser = argparse.ArgumentParser(prog="jaxlm", description="Train, evaluate and explore transformer LMs.")
     parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in modules.items():
         sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
-    args = parser.parse_args(argv)
+    args, unplaced = parser.parse_known_args(list(argv))
+    if unplaced and hasattr(args, "overrides") and all("=" in arg and not arg.startswith("-") for arg in unplaced):
+        args.overrides = [*args.overrides, *unplaced]
+    elif unplaced:
+        parser.error(f"unrecognized arguments: {' '.join(unplaced)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    modules = _available()
+    args = parse_arguments(argv, modules)
     warnings.showwarning = _show_warning
     try:
         return int(modules[args.command].run(args) or 0)

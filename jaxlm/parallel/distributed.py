@@ -62,10 +62,8 @@ def initialize_distributed(
         raise JaxlmError(f"peer timeout {peer_timeout_s} s: give a whole number of seconds >= 1")
     heartbeat = {"heartbeat_timeout_seconds": peer_timeout_s + HEARTBEAT_MARGIN_S}
     if coordinator == "auto":
-        stderr_relay.start()
-        jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        jax.distributed.initialize(**heartbeat)
-        watch_peers(_runtime_client(), peer_timeout_s)
+        _join("--coordinator auto found no cluster to join (TPU pod slice, SLURM, Open MPI, Kubernetes); "
+              "pass --coordinator HOST:PORT --num-processes N --process-id I", peer_timeout_s, **heartbeat)
         return True
     given = {"coordinator": coordinator, "num_processes": num_processes, "process_id": process_id}
     if all(value is None for value in given.values()):
@@ -78,12 +76,24 @@ def initialize_distributed(
         )
     if not 0 <= process_id < num_processes:
         raise JaxlmError(f"process_id={process_id} is outside 0..{num_processes - 1}; fix {ENV_PROCESS_ID}")
+    _join(f"could not join the run at {coordinator} as process {process_id} of {num_processes}; check that "
+          "every process was given the same coordinator and process count and that process 0 is running",
+          peer_timeout_s, coordinator_address=coordinator, num_processes=num_processes, process_id=process_id,
+          **heartbeat)
+    return True
+
+
+def _join(failure: str, peer_timeout_s: int, **settings) -> None:
+    """`jax.distributed.initialize(**settings)`, then the liveness watch; a refusal or a timeout of
+    the runtime is a JaxlmError of `failure` and the runtime's first line."""
     stderr_relay.start()
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id,
-                               **heartbeat)
+    try:
+        jax.distributed.initialize(**settings)
+    except (ValueError, RuntimeError) as error:  # JaxRuntimeError is a RuntimeError
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise JaxlmError(f"{failure} ({reason})") from None
     watch_peers(_runtime_client(), peer_timeout_s)
-    return True
 
 
 def _runtime_client():

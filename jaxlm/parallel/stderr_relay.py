@@ -12,7 +12,8 @@ script, standard library only) that copies it unchanged except for the runtime's
     (the coordination agent's and the       dropped if the abort report does
     preemption-sync manager's W/E lines)
     the abort report (and all after it)     one `error:` line naming the runtime's status and
-                                            the fix; the stack trace is not written
+                                            the fix (a process that could not join the run: to
+                                            check the coordinator); the stack trace is not written
 
 The process still ends with the runtime's SIGABRT (134); the relay only replaces what it prints.
 It lives in its own session (a Ctrl-C or a scheduler's signal to the process group does not end
@@ -91,13 +92,18 @@ def stop() -> None:
 
 
 def error_line(report: bytes) -> bytes:
-    """The one line written instead of the runtime's abort report `report` (its first line)."""
-    status = report.partition(b"absl::Status: ")[2].split(b". ")[0].strip()[:160]
+    """The one line written instead of the runtime's abort report `report` (its lines before the
+    stack trace): a process that never joined the run (its RegisterTask call failed) is told to
+    check the coordinator; one that had joined, that a process of the run died."""
+    status = report.partition(b"absl::Status: ")[2].split(b"\n")[0].split(b". ")[0].strip()[:160] or b"fatal error"
+    if b"CoordinationService/RegisterTask" in report:
+        return (b"error: could not join the run: the coordinator did not answer (" + status + b"); check that "
+                b"process 0 is running at the address every process was given, with the same process count\n")
     if b"coordination service" in status:
         who = b"process 0 (the coordinator, which holds the runtime's coordination service) has probably died"
     else:
         who = b"another process of the run has probably died"
-    return (b"error: the distributed runtime ended this process (" + (status or b"fatal error") + b"): " + who
+    return (b"error: the distributed runtime ended this process (" + status + b"): " + who
             + b", see its log; restart all processes to resume from the newest checkpoint\n")
 
 
@@ -109,7 +115,8 @@ class Relay:
         self.partial = b""  # the start of a line that may be a glog line
         self.held: list[bytes] = []
         self.held_since = 0.0
-        self.aborted = False
+        self.report: list[bytes] | None = None  # the abort report's lines, until its stack trace begins
+        self.aborted = False  # the one line is written: nothing more is
 
     def feed(self, chunk: bytes, now: float | None = None) -> bytes:
         if self.aborted:
@@ -119,7 +126,7 @@ class Relay:
         out = b"".join(self._line(line + b"\n", now) for line in lines)
         if self.aborted:
             self.partial = b""
-        elif self.partial and not _MAYBE_GLOG.match(self.partial):
+        elif self.partial and self.report is None and not _MAYBE_GLOG.match(self.partial):
             out, self.partial = out + self._release() + self.partial, b""  # a progress bar's update, say
         return out
 
@@ -131,14 +138,21 @@ class Relay:
         return max(0.0, self.held_since + self.hold_s - now) if self.held else None
 
     def end(self) -> bytes:
+        if self.report is not None and not self.aborted:
+            return self._abort([*self.report, self.partial])
         return b"" if self.aborted else self._release() + self.partial
 
     def _line(self, line: bytes, now: float) -> bytes:
         if self.aborted:
             return b""
+        if self.report is not None:
+            if line.startswith((b"*** Check failure", b"    @ ")) or len(self.report) >= 20:
+                return self._abort(self.report)
+            self.report.append(line)
+            return b""
         if MARKER in line:
-            self.aborted, self.held = True, []
-            return error_line(line)
+            self.held, self.report = [], [line]
+            return b""
         glog = _GLOG.match(line)
         if (glog and glog.group(1) in _ANNOUNCERS and line[:1] in b"WE") or (self.held and not glog):
             if not self.held:
@@ -146,6 +160,10 @@ class Relay:
             self.held.append(line)  # an announcing line, or one continuing the lines held
             return b""
         return self._release() + line
+
+    def _abort(self, report: list[bytes]) -> bytes:
+        self.aborted = True
+        return error_line(b"".join(report))
 
     def _release(self) -> bytes:
         out, self.held = b"".join(self.held), []

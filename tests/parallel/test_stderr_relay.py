@@ -56,6 +56,17 @@ def test_announcing_lines_are_written_when_no_report_follows():
     assert relay.feed(ANNOUNCE, now=4.0) == b"" and relay.end() == ANNOUNCE
 
 
+def test_a_process_that_never_joined_is_told_to_check_the_coordinator_even_if_the_trace_never_comes():
+    relay = Relay()
+    report = (b"F1204 22:02:49.056822   17327 client.h:80] " + stderr_relay.MARKER + b". This most likely indicates "
+              b"that another task died. absl::Status: DEADLINE_EXCEEDED: Deadline Exceeded\n\n"
+              b"RPC: /xla.coordination.CoordinationService/RegisterTask\n")
+    assert relay.feed(report) == b""  # the report is read to its end before the line is chosen
+    (line,) = relay.end().splitlines()  # the process died before its stack trace
+    assert line.startswith(b"error: could not join the run: the coordinator did not answer (DEADLINE_EXCEEDED: "
+                           b"Deadline Exceeded); check that process 0 is running")
+
+
 def test_a_report_that_names_no_coordination_service_blames_another_process():
     line = stderr_relay.error_line(b"F0 x] " + stderr_relay.MARKER + b". absl::Status: INTERNAL: task 3 heartbeat "
                                    b"timeout. Check logs\n")
@@ -104,3 +115,15 @@ def test_every_line_is_written_and_the_relay_gone_when_the_process_has_ended(tmp
         text = log.read_text()  # read as soon as the process ended: the relay must be done by then
         assert result.returncode == code and _gone(int(result.stdout))
         assert text.splitlines()[-1] == "the last line" and text.count("\n") == 20001
+
+
+def test_a_process_that_cannot_reach_its_coordinator_ends_with_one_line(tmp_path):
+    """The real runtime, through `initialize_distributed`'s join: process 1 of 2, nobody at the address."""
+    probe = ("from jaxlm.parallel.distributed import _join\n"
+             "_join('unused', 10, coordinator_address='127.0.0.1:1', num_processes=2, process_id=1, "
+             "initialization_timeout=2)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=120,
+                            env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    lines = result.stderr.decode().splitlines()
+    assert result.returncode == -6 and len(lines) == 1, result.stderr.decode()[-2000:]
+    assert lines[0].startswith("error: could not join the run: the coordinator did not answer (DEADLINE_EXCEEDED")
