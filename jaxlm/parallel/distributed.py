@@ -20,6 +20,7 @@ ends the others at once through that abort; `stderr_relay.py` makes its report o
 from __future__ import annotations
 
 import os
+import warnings
 
 import jax
 
@@ -57,7 +58,7 @@ def initialize_distributed(
     process_id = process_id if process_id is not None else _env_int(ENV_PROCESS_ID)
     if jax.distributed.is_initialized():
         return True
-    peer_timeout_s = PEER_TIMEOUT_S if peer_timeout_s is None else peer_timeout_s
+    asked_timeout, peer_timeout_s = peer_timeout_s, PEER_TIMEOUT_S if peer_timeout_s is None else peer_timeout_s
     if peer_timeout_s < 1:
         raise JaxlmError(f"peer timeout {peer_timeout_s} s: give a whole number of seconds >= 1")
     heartbeat = {"heartbeat_timeout_seconds": peer_timeout_s + HEARTBEAT_MARGIN_S}
@@ -67,6 +68,9 @@ def initialize_distributed(
         return True
     given = {"coordinator": coordinator, "num_processes": num_processes, "process_id": process_id}
     if all(value is None for value in given.values()):
+        if asked_timeout is not None:
+            warnings.warn("--peer-timeout applies to multi-process runs only (give --coordinator, --num-processes "
+                          "and --process-id too); this single-process run ignores it", stacklevel=2)
         return False
     missing = [name for name, value in given.items() if value is None]
     if missing:

@@ -124,6 +124,13 @@ def test_initialize_distributed_without_settings_is_single_process(monkeypatch):
     assert parallel.initialize_distributed() is False
 
 
+def test_a_peer_timeout_for_a_single_process_run_is_named_as_ignored(monkeypatch):
+    for name in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.warns(UserWarning, match="--peer-timeout applies to multi-process runs only"):
+        assert parallel.initialize_distributed(peer_timeout_s=10) is False
+
+
 def test_initialize_distributed_with_partial_settings_names_what_is_missing(monkeypatch):
     monkeypatch.delenv("JAX_PROCESS_ID", raising=False)
     monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
