@@ -128,7 +128,7 @@ class Relay:
             self.partial = b""
         elif self.partial and self.report is None and not _MAYBE_GLOG.match(self.partial):
             out, self.partial = out + self._release() + self.partial, b""  # a progress bar's update, say
-        return out
+        return out + self.tick(now)  # output that keeps coming keeps no line held past HOLD_S
 
     def tick(self, now: float | None = None) -> bytes:
         now = time.monotonic() if now is None else now

@@ -53,7 +53,10 @@ def test_announcing_lines_are_written_when_no_report_follows():
     assert relay.feed(b"train step 5: loss 3.0\n", now=3.1) == b""  # continuing the held lines: kept in order
     assert relay.feed(b"I1204 21:00:51.0 1 other.cc:1] next\n", now=3.2) == (
         ANNOUNCE + b"train step 5: loss 3.0\nI1204 21:00:51.0 1 other.cc:1] next\n")
-    assert relay.feed(ANNOUNCE, now=4.0) == b"" and relay.end() == ANNOUNCE
+    assert relay.feed(ANNOUNCE, now=4.0) == b""
+    assert relay.feed(b"step 6\n", now=5.0) == b""  # output that keeps coming: released once the hold is over
+    assert relay.feed(b"step 7\n", now=6.0) == ANNOUNCE + b"step 6\nstep 7\n"
+    assert relay.feed(ANNOUNCE, now=7.0) == b"" and relay.end() == ANNOUNCE
 
 
 def test_a_process_that_never_joined_is_told_to_check_the_coordinator_even_if_the_trace_never_comes():
