@@ -51,7 +51,8 @@ def initialize_distributed(
 ) -> bool:
     """Join the multi-process run described by the arguments or environment; True if one was joined.
 
-    Raises JaxlmError when only some of coordinator / process count / process id are given.
+    Raises JaxlmError when only some of coordinator / process count / process id are given, or when
+    the runtime refuses the join (`--coordinator auto` outside a cluster, say).
     """
     coordinator = coordinator or os.environ.get(ENV_COORDINATOR) or None
     num_processes = num_processes if num_processes is not None else _env_int(ENV_NUM_PROCESSES)
