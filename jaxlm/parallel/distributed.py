@@ -79,6 +79,10 @@ def initialize_distributed(
             f"multi-process run needs {', '.join(missing)} too; pass them as flags or set "
             f"{ENV_COORDINATOR}, {ENV_NUM_PROCESSES}, {ENV_PROCESS_ID}"
         )
+    host, _, port = coordinator.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise JaxlmError(f"coordinator {coordinator!r} is not HOST:PORT (e.g. 10.0.0.1:1234, process 0's address "
+                         f"and a free port); fix --coordinator or {ENV_COORDINATOR}")
     if not 0 <= process_id < num_processes:
         raise JaxlmError(f"process_id={process_id} is outside 0..{num_processes - 1}; fix {ENV_PROCESS_ID}")
     _join(f"could not join the run at {coordinator} as process {process_id} of {num_processes}; check that "

@@ -131,6 +131,13 @@ def test_a_peer_timeout_for_a_single_process_run_is_named_as_ignored(monkeypatch
         assert parallel.initialize_distributed(peer_timeout_s=10) is False
 
 
+@pytest.mark.parametrize("coordinator", ["localhost", "localhost:abc", ":1234", "localhost:0", "localhost:70000"])
+def test_a_coordinator_that_is_not_host_port_is_one_line_before_any_join(coordinator):
+    # unchecked, "localhost" was an IndexError inside jax and "localhost:abc" waited out the 300 s join timeout
+    with pytest.raises(JaxlmError, match=f"coordinator '{coordinator}' is not HOST:PORT"):
+        parallel.initialize_distributed(coordinator=coordinator, num_processes=2, process_id=1)
+
+
 def test_initialize_distributed_with_partial_settings_names_what_is_missing(monkeypatch):
     monkeypatch.delenv("JAX_PROCESS_ID", raising=False)
     monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
