@@ -54,10 +54,13 @@ class HFTokenizer(Tokenizer):
     """`tokenizer.json` at `path` (a file, or the folder holding it) plus the config files beside it."""
 
     def __init__(self, path: str | pathlib.Path):
-        from tokenizers import Tokenizer as RustTokenizer
-
         file = pathlib.Path(path)
         file = file / TOKENIZER_FILE if file.is_dir() else file
+        try:
+            from tokenizers import Tokenizer as RustTokenizer
+        except ImportError:  # a dependency of jaxlm, but an environment can still lack it
+            raise JaxlmError(f"{file}: reading a Hugging Face tokenizer.json needs the tokenizers package, "
+                             "not installed; pip install tokenizers") from None
         self.path, self.folder = str(file), file.parent
         try:
             self.backend = RustTokenizer.from_file(str(file))

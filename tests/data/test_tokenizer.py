@@ -139,6 +139,17 @@ def test_a_corrupt_tokenizer_file_is_a_one_line_error_naming_it(tmp_path, capsys
     assert errors[0].startswith(f"error: {path}: not a ") and "model.vocab_size" not in errors[0]
 
 
+def test_a_tokenizer_json_without_the_tokenizers_package_says_what_to_install(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "tokenizer.json"
+    path.write_text('{"version": "1.0"}')
+    monkeypatch.setitem(sys.modules, "tokenizers", None)  # `import tokenizers` now raises ImportError
+    code = main(["prepare", "gpt2_tiny", "data.seq_length=32", f"data.tokenizer_path={path}"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]  # beside the progress bar
+    assert code == 2 and len(errors) == 1
+    assert errors[0] == (f"error: {path}: reading a Hugging Face tokenizer.json needs the tokenizers package, "
+                    "not installed; pip install tokenizers")
+
+
 def test_ctrl_c_while_training_the_tokenizer_is_an_interrupt_not_a_vocabulary_error(monkeypatch, capsys, tmp_path):
     import jaxlm.data.pipeline
 
