@@ -3,6 +3,7 @@
 #
 #     bash benchmarks/gpu_checks.sh          # tables under $OUT (the device tool's), else benchmarks/results/gpu/
 #
+#   smoke.txt             a 2-layer model, every row (stops the script when jaxlm cannot run there)
 #   attention.txt         the fused cores exactly as the model calls them (one document per row: is_causal and
 #                         lengths; packed rows: the dense mask), [8,1024,12,64] and [4,4096,12,64], bf16
 #   train_step_small.txt  gpt2_small at batch 8 x 1024: float32, bfloat16 / xla, bfloat16 / cudnn, each beside
@@ -29,6 +30,11 @@ step() {  # step NAME SECONDS ARGS...: run one benchmark, its output (and errors
 { nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv 2>&1
   "$py" -c "import jax, jaxlib, flax; print('jax', jax.__version__, 'jaxlib', jaxlib.__version__, 'flax', flax.__version__, jax.devices())"
 } | tee "$out/device.txt"
+# A tiny model first (seconds): if jaxlm cannot run on this image (e.g. its flax is older than jaxlm needs:
+# carry a wheel as the device README says), stop here instead of spending minutes on rows that all fail.
+step smoke 90 benchmarks/train_step.py --batch 2 --length 64 --steps 1 --rounds 1 \
+    model.num_layers=2 model.d_model=64 model.num_heads=2 model.d_ff=128
+grep -q "^float32 / xla" "$out/smoke.txt" || { echo "== smoke failed: see $out/smoke.txt; nothing else run"; exit 1; }
 step attention 60 benchmarks/attention.py --batch 8 --length 1024
 step attention_4096 60 benchmarks/attention.py --batch 4 --length 4096
 step train_step_small 240 benchmarks/train_step.py --peer hf --batch 8 --length 1024 --steps 10 --rounds 3
