@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 from jaxlm.config import ModelConfig
@@ -11,9 +14,30 @@ from jaxlm.nn.init import kernel_std
 from jaxlm.nn.params import canonical_dtype
 from jaxlm.parallel.constraints import constrain
 
+
+@jax.custom_jvp
+def gelu(x: jax.Array) -> jax.Array:
+    """Exact GELU: gelu(x) = x Φ(x), Φ the standard normal CDF (BERT's activation). Elementwise.
+
+    The derivative is given here, d/dx gelu(x) = Φ(x) + x φ(x) with φ(x) = exp(-x²/2) / √(2π),
+    because jax 0.12 differentiates erf through a `polynomial` primitive whose constant
+    coefficients carry no varying manual axes: the gradient of `jax.nn.gelu` inside a
+    `shard_map` (the pipeline's stages) then fails to trace.
+    """
+    return jax.nn.gelu(x, approximate=False)
+
+
+@gelu.defjvp
+def _gelu_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> tuple[jax.Array, jax.Array]:
+    (x,), (x_dot,) = primals, tangents
+    cdf = 0.5 * jax.lax.erfc(-x * math.sqrt(0.5))
+    density = jnp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return gelu(x), x_dot * (cdf + x * density).astype(x_dot.dtype)
+
+
 ACTIVATIONS = {
     "relu": jax.nn.relu,
-    "gelu": lambda x: jax.nn.gelu(x, approximate=False),
+    "gelu": gelu,
     "gelu_tanh": lambda x: jax.nn.gelu(x, approximate=True),
     "silu": jax.nn.silu,
 }
